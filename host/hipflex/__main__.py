@@ -1,0 +1,3 @@
+from hipflex.cli import main
+
+raise SystemExit(main())

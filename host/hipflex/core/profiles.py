@@ -1,0 +1,95 @@
+"""Exercise catalogue: each profile is a small dict of detector parameters.
+
+MicroPython-safe (copied to the board). Every parameter is an integer with its
+unit in the name, so a profile fits CircuitPython's ``settings.toml`` (strings
+and integers only) and the protocol's ``SET key value`` command unchanged.
+
+Parameters
+----------
+min_rom_deg     smallest peak excursion (deg) that counts as a rep
+entry_deg       excursion (deg) from the rest pose that opens a candidate rep
+exit_pct        a rep closes when the excursion falls below this % of its peak
+rel_pct         a rep must reach this % of the set's typical range of motion
+                (running median of recent reps): small fidgets inside a set of
+                big reps are not reps
+min_rep_ms      shortest rep (ms), start to end
+max_hold_ms     stillness away from rest longer than this is a posture change,
+                not a hold
+still_dps       angular speed (deg/s) below which the thigh counts as still
+hold_dps        angular speed (deg/s) below which the thigh counts as holding
+hold_pct        a hold must stay above this % of the rep's peak excursion
+swing_pct       an excursion that swings past the rest pose to the opposite side
+                by more than this % of its peak is gait, not a rep
+target_hold_ms  hold time the exercise asks for (feedback only; 0 = none)
+gain_mhz        attitude filter accelerometer gain, in 1/1000 s^-1
+"""
+
+DEFAULTS = {
+    "min_rom_deg": 12,
+    "entry_deg": 7,
+    "exit_pct": 50,
+    "rel_pct": 40,
+    "min_rep_ms": 300,
+    "max_hold_ms": 60000,
+    "still_dps": 4,
+    "hold_dps": 12,
+    "hold_pct": 75,
+    "swing_pct": 35,
+    "target_hold_ms": 0,
+    "gain_mhz": 800,
+}
+
+# Only what differs from DEFAULTS. Typical ranges in the comments.
+_OVERRIDES = {
+    "auto": {},
+    # alternate knee drives standing, 60-90 deg, ~1 rep/s per leg
+    "standing_march": {"min_rom_deg": 20, "entry_deg": 10},
+    # knee raised to ~90 deg and held 5-10 s
+    "standing_knee_hold": {"min_rom_deg": 25, "entry_deg": 10,
+                           "target_hold_ms": 5000},
+    # lying on the back, knees bent, foot lifted: 30-50 deg
+    "supine_march": {"min_rom_deg": 15},
+    # marching in a glute bridge: 30-60 deg, pelvis rocks
+    "bridge_march": {"min_rom_deg": 15},
+    # seated, straight leg lifted a few inches: 5-10 deg, 2-3 s holds
+    "seated_leg_lift": {"min_rom_deg": 3, "entry_deg": 2, "rel_pct": 40,
+                        "still_dps": 2, "hold_dps": 6,
+                        "target_hold_ms": 2000},
+    # hanging from a bar, legs raised 70-110 deg; the body swings
+    "hanging_leg_raise": {"min_rom_deg": 30, "entry_deg": 12},
+    # lying flat, straight legs raised 60-90 deg
+    "lying_leg_raise": {"min_rom_deg": 20, "entry_deg": 10},
+    # boat pose: legs lifted 40-70 deg and held 20-40 s
+    "v_sit_hold": {"min_rom_deg": 20, "entry_deg": 10, "max_hold_ms": 90000,
+                   "target_hold_ms": 20000},
+    # lying, ball passed between hands and feet: legs to ~90 deg
+    "ball_pass": {"min_rom_deg": 25, "entry_deg": 10},
+    # plank, fast alternate knee drives 60-100 deg
+    "mountain_climber": {"min_rom_deg": 25, "entry_deg": 12, "min_rep_ms": 200},
+    # plank, slow knee tuck toward the chest, 60-90 deg
+    "front_support_hip_flexion": {"min_rom_deg": 25, "entry_deg": 10},
+    # forward lunge, front thigh 60-90 deg
+    "lunge": {"min_rom_deg": 25, "entry_deg": 10, "min_rep_ms": 500},
+    # lying on the side, hip flexed in the horizontal plane and held 5-10 s
+    "side_lying_hold": {"min_rom_deg": 15, "target_hold_ms": 5000},
+}
+
+NAMES = tuple(_OVERRIDES.keys())
+
+
+def get(name="auto", overrides=None):
+    """Return a fresh parameter dict for profile ``name``.
+
+    ``overrides`` (dict) replaces individual parameters; unknown keys raise
+    ``KeyError`` so a typo in a settings file is caught, not ignored.
+    """
+    if name not in _OVERRIDES:
+        raise KeyError("unknown exercise %r" % (name,))
+    p = dict(DEFAULTS)
+    p.update(_OVERRIDES[name])
+    if overrides:
+        for k in overrides:
+            if k not in DEFAULTS:
+                raise KeyError("unknown parameter %r" % (k,))
+            p[k] = int(overrides[k])
+    return p
