@@ -1,0 +1,1 @@
+"""Laptop side of the device link: storage, transports, the sync loop, commands."""
