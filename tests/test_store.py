@@ -118,23 +118,53 @@ def test_declared_gap_advances_ack_and_is_listed(tmp_path):
         assert s.missing("dev1", "b1", 12) == [(11, 12)]
 
 
-def test_status_and_sets(tmp_path):
+def test_status_sets_params(tmp_path):
     p = tmp_path / "h.db"
     with Store(p) as s:
-        s.ingest([{"kind": "status", "device": "d", "boot": "b", "seq": 1, "t_ms": 5,
-                   "battery": 3.9, "exercise": "v_sit_hold", "set": 2, "missed": 0,
-                   "buffer_fill": 7},
-                  {"kind": "rep", "device": "d", "boot": "b", "seq": 2, "t_ms": 900,
-                   "rom_deg": 50.5, "hold_ms": 21000}], received_ms=10_000)
-        st = s.conn.execute("SELECT seq, battery, exercise, set_no, missed, buffer_fill "
-                            "FROM status").fetchall()
-        assert st == [(1, 3.9, "v_sit_hold", 2, 0, 7)]
+        st = {"device": "d", "boot": "b", "seq": 0, "t_ms": 5, "battery_pct": 80,
+              "battery_mv": 3900, "exercise": "v_sit_hold", "set": 1, "n": 0, "missed": 0,
+              "buffer_fill": 0, "buffer_cap": 256, "hold_ms": 0, "raw": "ST ..."}
+        assert s.record_status(st, received_ms=10_000) is True
+        assert s.record_status(st, received_ms=10_050) is False   # same report twice
+        s.ingest([
+            {"kind": "boot", "device": "d", "boot": "b", "seq": 1, "t_ms": 0,
+             "exercise": "v_sit_hold"},
+            {"kind": "rep", "device": "d", "boot": "b", "seq": 2, "t_ms": 900, "rom_deg": 50.5,
+             "hold_ms": 21000, "n": 1, "start_ms": 100, "peak_ms": 400},
+            {"kind": "param", "device": "d", "boot": "b", "seq": 3, "t_ms": 950,
+             "key": "target_hold_ms", "val": 15000},
+            {"kind": "rep", "device": "d", "boot": "b", "seq": 4, "t_ms": 990, "rom_deg": 40.0,
+             "hold_ms": 16000, "exercise": "v_sit_hold", "set": 1, "n": 2},
+            {"kind": "ex", "device": "d", "boot": "b", "seq": 5, "t_ms": 1000,
+             "exercise": "standing_knee_hold", "set": 2},
+            {"kind": "set", "device": "d", "boot": "b", "seq": 6, "t_ms": 1000,
+             "exercise": "standing_knee_hold", "set": 2, "prev": 2},
+            {"kind": "rep", "device": "d", "boot": "b", "seq": 7, "t_ms": 2000, "rom_deg": 90.0,
+             "hold_ms": 4000, "exercise": "standing_knee_hold", "set": 2, "n": 1},
+        ], received_ms=10_000)
+        assert s.conn.execute("SELECT t_ms, battery_pct, exercise, set_no, buffer_cap "
+                              "FROM status").fetchall() == [(5, 80, "v_sit_hold", 1, 256)]
         # A rep without set/exercise takes the boot's current ones; the
-        # target comes from the exercise profile.
-        reps = s.conn.execute("SELECT seq, exercise, set_no, target_hold_ms, wall_ms "
-                              "FROM reps").fetchall()
-        assert reps == [(2, "v_sit_hold", 2, 20000, 10_000)]
-        assert s.conn.execute("SELECT set_no, exercise FROM sets").fetchall() == [(2, "v_sit_hold")]
+        # target comes from the profile, then from a PARAM until the next
+        # exercise change.
+        reps = s.conn.execute("SELECT seq, exercise, set_no, n, start_ms, peak_ms, "
+                              "target_hold_ms FROM reps ORDER BY seq").fetchall()
+        assert reps == [(2, "v_sit_hold", 1, 1, 100, 400, 20000),
+                        (4, "v_sit_hold", 1, 2, None, None, 15000),
+                        (7, "standing_knee_hold", 2, 1, None, None, 5000)]
+        assert s.conn.execute("SELECT set_no, exercise FROM sets ORDER BY set_no").fetchall() == [
+            (1, "v_sit_hold"), (2, "standing_knee_hold")]
+        assert s.acked_seq("d", "b") == 7
+
+
+def test_other_boots_behind(tmp_path):
+    with Store(tmp_path / "h.db") as s:
+        s.ingest([rep(1), rep(2)])
+        s.note_device_seq("dev1", "b1", 5)
+        s.ingest([rep(1, boot="b2")])
+        assert s.other_boots_behind("dev1", "b2") == [("b1", 3, 5)]
+        s.declare_lost("dev1", "b1", 3, 5, reason="device restarted")
+        assert s.other_boots_behind("dev1", "b2") == []
 
 
 def test_clock_offset_gives_wall_time(tmp_path):

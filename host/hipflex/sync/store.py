@@ -2,8 +2,8 @@
 
 One database file holds every device's history. Each event the device sends
 is identified by ``(device id, boot id, sequence number)``; the ``events``
-table has that as its primary key, and every kind-specific row (rep, status,
-set) is written in the same transaction as its ``events`` row with ``INSERT OR
+table has that as its primary key, and every kind-specific row (rep, set,
+param) is written in the same transaction as its ``events`` row with ``INSERT OR
 IGNORE``. So an event is stored exactly once whatever order, how often, or
 over which link it arrives, and a process killed mid-write leaves either the
 whole batch or none of it.
@@ -13,17 +13,23 @@ every event up to it is either stored or recorded as lost in ``gaps``. The
 sync loop asks the device to replay everything after it. Events the device no
 longer has are recorded in ``gaps`` (with a reason), never silently skipped.
 
-Events are plain dicts (the sync loop converts protocol messages to these):
+Events are plain dicts (``session.event_from_message`` builds them from
+protocol messages):
 
-``kind``      "rep", "status", "set" or any other string (stored in ``events`` only)
+``kind``      "rep", "set", "ex", "param", "boot" (other kinds are kept in
+              ``events`` only)
 ``device``    device id (str)            ``boot``  boot id (str)
 ``seq``       sequence number (int)      ``t_ms``  device clock, ms since boot
 ``wall_ms``   optional: unix ms of the event (else derived from the boot's clock
               offset, else the time it was received)
-rep:     ``rom_deg``, ``hold_ms``, ``exercise``, optional ``set``, ``target_hold_ms``
-status:  ``battery``, ``exercise``, ``set``, ``missed``, ``buffer_fill``
-set:     ``set``, ``exercise``
+rep:     ``rom_deg``, ``hold_ms``, ``exercise``, ``set``, ``n``, ``start_ms``,
+         ``peak_ms``, optional ``target_hold_ms``
+set/ex:  ``set``, ``exercise``         param: ``key``, ``val``
+boot:    ``exercise``
 ``raw``       optional: the line as received (kept for diagnosis)
+
+Status reports are not events (they are not numbered): ``record_status``
+keeps them in ``status``, once per (boot, device time).
 """
 
 import os
@@ -54,6 +60,7 @@ MIGRATIONS = (
         clock_offset_ms INTEGER,
         acked_seq INTEGER NOT NULL,
         max_seq INTEGER,
+        device_last_seq INTEGER,
         current_set INTEGER,
         current_exercise TEXT,
         UNIQUE (device, boot)
@@ -85,23 +92,37 @@ MIGRATIONS = (
         hold_ms INTEGER,
         exercise TEXT,
         set_no INTEGER,
+        n INTEGER,
+        start_ms INTEGER,
+        peak_ms INTEGER,
         target_hold_ms INTEGER,
         UNIQUE (boot, seq)
     );
     CREATE INDEX reps_by_wall ON reps (wall_ms);
+    CREATE TABLE params (
+        boot INTEGER NOT NULL REFERENCES boots(id),
+        seq INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        val INTEGER,
+        PRIMARY KEY (boot, seq)
+    ) WITHOUT ROWID;
     CREATE TABLE status (
         id INTEGER PRIMARY KEY,
         boot INTEGER NOT NULL REFERENCES boots(id),
-        seq INTEGER NOT NULL,
-        t_ms INTEGER,
+        t_ms INTEGER NOT NULL,
+        seq INTEGER,
         wall_ms INTEGER NOT NULL,
-        battery REAL,
+        battery_pct INTEGER,
+        battery_mv INTEGER,
         exercise TEXT,
         set_no INTEGER,
+        n INTEGER,
         missed INTEGER,
         buffer_fill INTEGER,
+        buffer_cap INTEGER,
+        hold_ms INTEGER,
         raw TEXT,
-        UNIQUE (boot, seq)
+        UNIQUE (boot, t_ms)
     );
     CREATE TABLE gaps (
         id INTEGER PRIMARY KEY,
@@ -303,6 +324,50 @@ class Store:
                 self._advance(b)
         return res
 
+    def record_status(self, ev, received_ms=None):
+        """Keep one status report (dict with ``device``, ``boot``, ``t_ms``,
+        ``seq``, ``battery_pct``, ``battery_mv``, ``exercise``, ``set``, ``n``,
+        ``missed``, ``buffer_fill``, ``buffer_cap``, ``hold_ms``, ``raw``).
+        Returns True when it was new."""
+        received_ms = now_ms() if received_ms is None else int(received_ms)
+        with self._txn():
+            b = self._boot_id(str(ev["device"]), ev["boot"], received_ms)
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO status (boot, t_ms, seq, wall_ms, battery_pct, battery_mv, "
+                "exercise, set_no, n, missed, buffer_fill, buffer_cap, hold_ms, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (b, int(ev["t_ms"]), _int(ev.get("seq")), self._wall(b, ev, received_ms),
+                 _int(ev.get("battery_pct")), _int(ev.get("battery_mv")), ev.get("exercise"),
+                 _int(ev.get("set")), _int(ev.get("n")), _int(ev.get("missed")),
+                 _int(ev.get("buffer_fill")), _int(ev.get("buffer_cap")),
+                 _int(ev.get("hold_ms")), ev.get("raw")))
+            if ev.get("seq") is not None:
+                self._device_seq(b, int(ev["seq"]))
+            return cur.rowcount == 1
+
+    def note_device_seq(self, uid, boot, last_seq, when_ms=None):
+        """Record that the device said it holds events up to ``last_seq``."""
+        when_ms = now_ms() if when_ms is None else when_ms
+        with self._txn():
+            self._device_seq(self._boot_id(uid, boot, when_ms), int(last_seq))
+
+    def _device_seq(self, b, last_seq):
+        self.conn.execute("UPDATE boots SET device_last_seq = MAX(COALESCE(device_last_seq, 0), ?) "
+                          "WHERE id = ?", (last_seq, b))
+
+    def other_boots_behind(self, uid, boot):
+        """Earlier boots of device ``uid`` (not ``boot``) whose newest known
+        seq is beyond what is stored: list of (boot, first_missing, last)."""
+        out = []
+        for bid, bname, acked, mx, dl in self.conn.execute(
+                "SELECT b.id, b.boot, b.acked_seq, b.max_seq, b.device_last_seq FROM boots b "
+                "JOIN devices d ON d.id = b.device WHERE d.uid = ? AND b.boot != ?",
+                (uid, str(boot))).fetchall():
+            last = max(mx or 0, dl or 0)
+            if last > acked:
+                out.append((bname, acked + 1, last))
+        return out
+
     def declare_lost(self, uid, boot, first_seq, last_seq, reason="not on device",
                      when_ms=None):
         """Record events ``first_seq..last_seq`` (inclusive) of a boot as lost.
@@ -430,29 +495,41 @@ class Store:
                     "SELECT current_set, current_exercise FROM boots WHERE id = ?", (b,)).fetchone()
                 set_no = cs if set_no is None else set_no
                 exercise = cx if exercise is None else exercise
+            set_no = _int(set_no) if set_no is not None else 0
             target = ev.get("target_hold_ms")
             if target is None:
-                target = _profile_target(exercise)
+                target = self._target(b, seq, exercise)
             self.conn.execute(
                 "INSERT OR IGNORE INTO reps (boot, seq, t_ms, wall_ms, rom_deg, hold_ms, exercise, "
-                "set_no, target_hold_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "set_no, n, start_ms, peak_ms, target_hold_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (b, seq, t, wall, _num(ev.get("rom_deg")), _int(ev.get("hold_ms")), exercise,
-                 _int(set_no) if set_no is not None else 0, target))
+                 set_no, _int(ev.get("n")), _int(ev.get("start_ms")), _int(ev.get("peak_ms")),
+                 target))
             self._fault.row()
-            self._note_set(b, set_no if set_no is not None else 0, exercise, wall)
-        elif kind == "status":
-            self.conn.execute(
-                "INSERT OR IGNORE INTO status (boot, seq, t_ms, wall_ms, battery, exercise, set_no, "
-                "missed, buffer_fill, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (b, seq, t, wall, _num(ev.get("battery")), ev.get("exercise"),
-                 _int(ev.get("set")), _int(ev.get("missed")), _int(ev.get("buffer_fill")),
-                 ev.get("raw")))
-            self._fault.row()
-            self._note_current(b, seq, ev.get("set"), ev.get("exercise"))
-        elif kind == "set":
-            self._note_set(b, ev.get("set"), ev.get("exercise"), wall)
-            self._note_current(b, seq, ev.get("set"), ev.get("exercise"))
+            self._note_set(b, set_no, exercise, wall)
+        elif kind in ("set", "ex", "boot"):
+            set_no = ev.get("set", 1 if kind == "boot" else None)
+            if kind != "ex":
+                self._note_set(b, set_no, ev.get("exercise"), wall)
+            self._note_current(b, seq, set_no, ev.get("exercise"))
+        elif kind == "param":
+            self.conn.execute("INSERT OR IGNORE INTO params (boot, seq, key, val) "
+                              "VALUES (?, ?, ?, ?)", (b, seq, str(ev.get("key")),
+                                                      _int(ev.get("val"))))
         return True
+
+    def _target(self, b, seq, exercise):
+        """Target hold for a rep: the last ``target_hold_ms`` PARAM of this
+        boot after the last exercise change before it, else the profile's."""
+        row = self.conn.execute(
+            "SELECT p.val FROM params p WHERE p.boot = ? AND p.key = 'target_hold_ms' "
+            "AND p.seq < ? AND p.seq > COALESCE((SELECT MAX(seq) FROM events "
+            "WHERE boot = ? AND kind = 'ex' AND seq < ?), 0) ORDER BY p.seq DESC LIMIT 1",
+            (b, seq, b, seq)).fetchone()
+        if row and row[0] is not None:
+            return int(row[0])
+        return _profile_target(exercise)
 
     def _note_current(self, b, seq, set_no, exercise):
         # Only the newest event of the boot decides the current set/exercise.
