@@ -150,6 +150,8 @@ def simulate(exercise, reps=None, seed=0, rate_hz=104, duration=None, **options)
     except ValueError as e:
         raise SimulateError(str(e))
     n_reps = int(reps) if reps is not None else default_reps
+    if reps is None and o.get("slow_hold"):
+        n_reps = min(n_reps, 6)   # slow reps take 8-15 s each
     fs = _fine_rate(float(rate_hz))
     b = None
     for attempt in range(40):
@@ -163,6 +165,8 @@ def simulate(exercise, reps=None, seed=0, rate_hz=104, duration=None, **options)
         else:
             raise SimulateError("%d reps of %s do not fit in %g s (need about %.0f s)"
                                 % (n_reps, exercise, duration, b.t))
+    if duration is not None and exercise in DISTRACTORS:
+        b.truncate(duration)
     leg = o["leg"]
     mount = kinematics.draw_mount(r_mount, leg, o)
     fine = kinematics.synthesize(b, leg, mount, r_kin, body_motion=o["body_motion"])
@@ -272,6 +276,8 @@ def register(subparsers):
     p.add_argument("--corpus", metavar="OUTDIR", help="write a corpus of every exercise instead")
     p.add_argument("--per-exercise", type=int, default=3, metavar="N",
                    help="recordings per exercise with --corpus (default 3)")
+    p.add_argument("--rates", metavar="HZ,HZ", help="output rates the corpus cycles through "
+                   "(default 26,52,104,208)")
     g = p.add_argument_group("motion and sensor options (default: random from the seed)")
     g.add_argument("--posture", help=OPTIONS["posture"])
     g.add_argument("--leg", choices=("left", "right"), help=OPTIONS["leg"])
@@ -335,6 +341,13 @@ def run(args):
 
 def _run_corpus(args):
     rates = None
+    if args.rates:
+        try:
+            rates = [int(x) for x in args.rates.split(",") if x.strip()]
+        except ValueError:
+            raise UserError("--rates must be comma-separated integers, e.g. 26,52")
+        if not rates:
+            raise UserError("--rates is empty")
     try:
         res = generate_corpus(args.corpus, args.per_exercise, args.seed, rates=rates,
                               decimals=min(args.decimals, 4), progress=True)

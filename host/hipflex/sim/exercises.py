@@ -43,7 +43,7 @@ EXERCISES = {
                       rise=(1.0, 1.6), lower=(1.2, 2.0), rest=(0.3, 1.2),
                       reps=(8, 12), alt=0.0, other="none", end_wobble=0.3e-3),
     "mountain_climber": dict(postures=("plank",), rom=(60, 100), hold=(0.0, 0.03),
-                             rise=(0.28, 0.4), lower=(0.28, 0.4), rest=(0.02, 0.12),
+                             rise=(0.24, 0.36), lower=(0.25, 0.36), rest=(0.05, 0.15),
                              reps=(10, 20), alt=1.0, other="climber", end_wobble=1.4e-3),
     "front_support_hip_flexion": dict(postures=("plank",), rom=(60, 90), hold=(0.0, 1.5),
                                       rise=(1.0, 1.8), lower=(1.0, 1.8), rest=(0.3, 1.5),
@@ -136,7 +136,7 @@ class Plan:
         self.hold_rng = hold
         self.rise_rng, self.lower_rng = rise, lower
         self.s = 1.0 if o["leg"] == "right" else -1.0
-        self.tremor = spec.get("tremor", 1.0) * float(rng.uniform(0.05, 0.12))
+        self.tremor = spec.get("tremor", 1.0) * float(rng.uniform(0.02, 0.05))
 
     def draw_rep(self, x, other=False):
         """Parameters of one rep at set progress ``x`` in [0, 1].

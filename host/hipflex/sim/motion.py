@@ -265,6 +265,16 @@ class Builder:
     def pulse_pos(self, t0, dur, direction, amp_m):
         self.pos_pulses.append((t0, dur, np.asarray(direction, float), amp_m))
 
+    def truncate(self, t_end):
+        """Drop everything after ``t_end`` seconds (sessions without reps only)."""
+        keep = int(round(t_end * self.fs)) + 1
+        if keep >= self.n:
+            return
+        parts = [np.concatenate(x)[:keep] for x in (self._th, self._ph, self._ps, self._R,
+                                                     self._p, self._lv)]
+        self._th, self._ph, self._ps, self._R, self._p, self._lv = ([x] for x in parts)
+        self.n = keep
+
     # -- output ----------------------------------------------------------
     def arrays(self):
         """Return (t, theta, phi, psi [deg], R_pelvis (N,3,3), p_hip (N,3), sway level)."""
