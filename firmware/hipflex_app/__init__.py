@@ -1,0 +1,1 @@
+"""hipflex firmware application (CircuitPython). See firmware/README.md."""
