@@ -1,13 +1,18 @@
-"""Attitude filter: quaternion gyro integration with accelerometer tilt correction.
+"""Attitude filter: where gravity points in the sensor frame, and heading.
 
-A Mahony-type complementary filter, small enough for a microcontroller.
-MicroPython-safe: ``math`` only, no allocation in the update path.
+A complementary filter small enough for a microcontroller, split the way the
+detector uses it (MicroPython-safe: ``math`` only, no allocation per step):
 
-The filter holds the orientation ``q = (w, x, y, z)`` that turns vectors from
-the sensor frame into a world frame whose +z is up (yaw is arbitrary and only
-observable by the gyro). The gyro bias is learned whenever the sensor is
-steady: the gyro reading is constant and the accelerometer reading is
-constant, whatever its orientation.
+* **gravity direction** ``(gx, gy, gz)``, a unit vector in the sensor frame
+  pointing *up*: carried along by the gyro (``dg/dt = g x w``) and pulled
+  toward the accelerometer reading with gain ``gain`` (1/s) whenever the
+  reading's magnitude is close to 1 g. Because it holds no heading, gyro
+  errors cannot hide in a heading and come back later as tilt.
+* **heading** ``psi`` (rad): the integral of the angular rate about the
+  vertical (``w . g``). Only the gyro sees it; it drifts, so the detector uses
+  it relative to a recent reference only.
+* **gyro bias** ``(bx, by, bz)`` (rad/s), learned whenever the sensor is
+  steady: gyro and accelerometer readings both constant, whatever the pose.
 
 Units: angular rate rad/s, angle increments rad, acceleration m/s^2, time s.
 """
@@ -18,83 +23,69 @@ G = 9.80665
 # Largest gyro bias accepted (rad/s): the LSM6DS33 zero-rate level is at most
 # +-10 dps; 20 dps leaves room for temperature drift and rejects real motion.
 BIAS_LIMIT = 0.35
-# Steadiness: gyro within this of its running mean (rad/s, about 3 dps) and
-# accelerometer within this of its running mean (m/s^2).
-STEADY_GYRO = 0.05
+# Steadiness: gyro within this of its running mean (rad/s, summed over axes:
+# about 7 dps, a person at rest jitters) and accelerometer within this of its
+# running mean (m/s^2, summed over axes).
+STEADY_GYRO = 0.12
 STEADY_ACC = 0.25
+# Accelerometer trust falls to zero when |a| departs from g by this fraction.
+TRUST_BAND = 0.15
 
 
 class Attitude:
-    """Orientation estimate. Settings: ``gain`` (1/s) of the tilt correction."""
+    """Gravity direction, heading and gyro bias. ``gain`` (1/s) sets how fast
+    the gravity estimate follows the accelerometer."""
 
-    def __init__(self, gain=0.8):
+    def __init__(self, gain=4.0):
         self.gain = gain
         self.reset()
 
     def reset(self):
-        self.w = 1.0
-        self.x = 0.0
-        self.y = 0.0
-        self.z = 0.0
+        self.gx = 0.0
+        self.gy = 0.0
+        self.gz = 1.0
+        self.psi = 0.0
         self.bx = 0.0
         self.by = 0.0
         self.bz = 0.0
+        self.wx = self.wy = self.wz = 0.0
         self.bias_known = False
         self.steady_s = 0.0
-        # running means used for the steadiness test
         self._mgx = self._mgy = self._mgz = 0.0
         self._max = self._may = self._maz = 0.0
         self.ready = False
 
     def init_from_accel(self, ax, ay, az):
-        """Set the orientation so that the measured specific force points up."""
+        """Start with gravity along the measured specific force."""
         n = math.sqrt(ax * ax + ay * ay + az * az)
         if n < 1e-6:
             return
-        ax /= n
-        ay /= n
-        az /= n
-        # shortest rotation taking (ax, ay, az) onto (0, 0, 1)
-        w = 1.0 + az
-        if w < 1e-6:  # upside down: rotate 180 deg about x
-            self.w, self.x, self.y, self.z = 0.0, 1.0, 0.0, 0.0
-        else:
-            x = ay
-            y = -ax
-            m = math.sqrt(w * w + x * x + y * y)
-            self.w, self.x, self.y, self.z = w / m, x / m, y / m, 0.0
-        self._mgx = self._mgy = self._mgz = 0.0
-        self._max, self._may, self._maz = ax * n, ay * n, az * n
+        self.gx, self.gy, self.gz = ax / n, ay / n, az / n
+        self._max, self._may, self._maz = ax, ay, az
         self.ready = True
 
-    def up(self):
-        """World 'up' expressed in the sensor frame (unit vector)."""
-        w, x, y, z = self.w, self.x, self.y, self.z
-        return (2.0 * (x * z - w * y), 2.0 * (y * z + w * x), w * w - x * x - y * y + z * z)
-
     def step(self, dt, rx, ry, rz, ax, ay, az):
-        """Advance by one tick.
+        """Advance by one tick of ``dt`` s.
 
-        ``dt`` tick length (s); ``rx, ry, rz`` the gyro reading integrated over
-        the tick (rad, bias not removed); ``ax, ay, az`` the mean accelerometer
-        reading over the tick (m/s^2). Returns the bias-corrected angular speed
-        (rad/s) over the tick.
+        ``rx, ry, rz``: gyro reading integrated over the tick (rad, bias not
+        removed); ``ax, ay, az``: mean accelerometer reading over the tick
+        (m/s^2). The bias-corrected rate is left in ``wx, wy, wz`` (rad/s).
         """
         if dt <= 0.0:
-            return 0.0
+            return
         inv = 1.0 / dt
-        gx = rx * inv
-        gy = ry * inv
-        gz = rz * inv
+        wx = rx * inv
+        wy = ry * inv
+        wz = rz * inv
         # --- steadiness and gyro bias -------------------------------------
         k = dt / 0.4 if dt < 0.4 else 1.0
-        self._mgx += (gx - self._mgx) * k
-        self._mgy += (gy - self._mgy) * k
-        self._mgz += (gz - self._mgz) * k
+        self._mgx += (wx - self._mgx) * k
+        self._mgy += (wy - self._mgy) * k
+        self._mgz += (wz - self._mgz) * k
         self._max += (ax - self._max) * k
         self._may += (ay - self._may) * k
         self._maz += (az - self._maz) * k
-        dg = abs(gx - self._mgx) + abs(gy - self._mgy) + abs(gz - self._mgz)
+        dg = abs(wx - self._mgx) + abs(wy - self._mgy) + abs(wz - self._mgz)
         da = abs(ax - self._max) + abs(ay - self._may) + abs(az - self._maz)
         if dg < STEADY_GYRO and da < STEADY_ACC:
             self.steady_s += dt
@@ -111,36 +102,37 @@ class Attitude:
                 self.bx += (mx - self.bx) * kb
                 self.by += (my - self.by) * kb
                 self.bz += (mz - self.bz) * kb
-        gx -= self.bx
-        gy -= self.by
-        gz -= self.bz
-        # --- tilt correction from the accelerometer ------------------------
+        wx -= self.bx
+        wy -= self.by
+        wz -= self.bz
+        self.wx = wx
+        self.wy = wy
+        self.wz = wz
+        gx, gy, gz = self.gx, self.gy, self.gz
+        # --- heading: rotation about the vertical ----------------------------
+        psi = self.psi + (wx * gx + wy * gy + wz * gz) * dt
+        if psi > math.pi:
+            psi -= 2.0 * math.pi
+        elif psi < -math.pi:
+            psi += 2.0 * math.pi
+        self.psi = psi
+        # --- carry gravity with the gyro: dg = g x w dt -----------------------
+        nx = gx + (gy * wz - gz * wy) * dt
+        ny = gy + (gz * wx - gx * wz) * dt
+        nz = gz + (gx * wy - gy * wx) * dt
+        # --- pull toward the accelerometer ------------------------------------
         n = math.sqrt(ax * ax + ay * ay + az * az)
-        w, x, y, z = self.w, self.x, self.y, self.z
         if n > 1e-6:
-            # trust falls to zero as |a| departs from g by 15 %
-            trust = 1.0 - abs(n - G) / (0.15 * G)
+            trust = 1.0 - abs(n - G) / (TRUST_BAND * G)
             if trust > 0.0:
-                vx = 2.0 * (x * z - w * y)
-                vy = 2.0 * (y * z + w * x)
-                vz = w * w - x * x - y * y + z * z
-                kp = self.gain * trust / n
-                gx += (ay * vz - az * vy) * kp
-                gy += (az * vx - ax * vz) * kp
-                gz += (ax * vy - ay * vx) * kp
-        # --- integrate q' = q * (0, w/2) -----------------------------------
-        h = 0.5 * dt
-        hx = gx * h
-        hy = gy * h
-        hz = gz * h
-        nw = w - x * hx - y * hy - z * hz
-        nx = x + w * hx + y * hz - z * hy
-        ny = y + w * hy - x * hz + z * hx
-        nz = z + w * hz + x * hy - y * hx
-        m = 1.0 / math.sqrt(nw * nw + nx * nx + ny * ny + nz * nz)
-        self.w = nw * m
-        self.x = nx * m
-        self.y = ny * m
-        self.z = nz * m
-        return math.sqrt((rx * inv - self.bx) ** 2 + (ry * inv - self.by) ** 2
-                         + (rz * inv - self.bz) ** 2)
+                c = self.gain * trust * dt
+                if c > 1.0:
+                    c = 1.0
+                c /= n
+                nx += (ax - nx * n) * c
+                ny += (ay - ny * n) * c
+                nz += (az - nz * n) * c
+        m = 1.0 / math.sqrt(nx * nx + ny * ny + nz * nz)
+        self.gx = nx * m
+        self.gy = ny * m
+        self.gz = nz * m

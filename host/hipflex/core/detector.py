@@ -31,9 +31,11 @@ is now. Nothing assumes which sensor axis points where, nor the posture.
   the new pose that returns there without visiting the old rest makes the new
   pose the rest (and that round trip a rep); staying away longer than
   ``max_hold_ms`` is a posture change.
-* **Gait**: walking swings the thigh to both sides of the rest pose; a rep
-  whose neighbourhood (``GAIT_MS`` before and after) holds a swing to the
-  opposite side larger than ``swing_pct`` % of its peak is not a rep.
+* **Gait**: walking swings the thigh through the rest pose to the other
+  side; an excursion that starts right after a fast swing to the opposite
+  side larger than ``swing_pct`` % of its range is a stride, not a rep.
+* **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
+  (turning round, rolling over).
 """
 
 import math
@@ -46,9 +48,14 @@ GAP_MS = 1000         # longer gaps are not integrated (stream stalled)
 SETTLE_MS = 300       # stillness that makes a pose 'dwelt in'
 CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
-GAIT_MS = 450         # neighbourhood searched for an opposite swing
+GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
 SWING_FLOOR_DEG = 6.0
+GAIT_DPS = 40.0       # a stride swings through the rest pose at least this fast
+MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
+CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
+ANGLE_MS = 100        # time constant of the excursion angle smoothing
+SMOOTH_MS = 250       # time constant of the rate smoothing for stillness
 RAD2DEG = 57.29577951308232
 
 _WAIT = 0
@@ -73,29 +80,47 @@ class Rep:
             self.index, self.start_ms, self.peak_ms, self.end_ms, self.rom_deg, self.hold_ms)
 
 
-def _rel(qw, qx, qy, qz, w, x, y, z):
-    """Rotation from pose q to pose p as (angle_deg, ux, uy, uz) with the unit
-    axis in q's sensor frame: conj(q) * p."""
-    rw = qw * w + qx * x + qy * y + qz * z
-    rx = qw * x - qx * w - qy * z + qz * y
-    ry = qw * y + qx * z - qy * w - qz * x
-    rz = qw * z - qx * y + qy * x - qz * w
-    if rw < 0.0:
-        rw = -rw
-        rx = -rx
-        ry = -ry
-        rz = -rz
-    s = math.sqrt(rx * rx + ry * ry + rz * rz)
-    if s < 1e-9:
-        return 0.0, 0.0, 0.0, 0.0
-    a = 2.0 * math.atan2(s, rw) * RAD2DEG
-    return a, rx / s, ry / s, rz / s
+def _excursion(r, gx, gy, gz, psi):
+    """Excursion from the pose ``r`` = [gx, gy, gz, psi] (rest) to the pose
+    now (gravity direction in the sensor frame, heading in rad).
+
+    Returns ``(deg, tilt_deg)``.
+
+    Hip flexion raises the thigh against gravity in every posture but
+    side-lying, so the excursion is the change of the gravity direction seen
+    by the sensor (``tilt``). Rotation about the vertical (``yaw``) is what a
+    standing thigh's axial rotation or a lying leg's sideways drift looks
+    like; it counts only where it is all there is, in a horizontal plane
+    (side-lying): the excursion is ``max(tilt, yaw - 2 tilt)``.
+    """
+    c = r[0] * gx + r[1] * gy + r[2] * gz
+    cx = r[1] * gz - r[2] * gy
+    cy = r[2] * gx - r[0] * gz
+    cz = r[0] * gy - r[1] * gx
+    tilt = math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), c) * RAD2DEG
+    yaw = abs(psi - r[3])
+    if yaw > math.pi:
+        yaw = 2.0 * math.pi - yaw
+    ang = yaw * RAD2DEG - 2.0 * tilt
+    if ang < tilt:
+        ang = tilt
+    return ang, tilt
+
+
+def _opposite(u, dx, dy, dz):
+    """How far (deg) the 'up' displacement (dx, dy, dz) lies on the opposite
+    side of the rest pose from the displacement ``u`` (a rep's peak)."""
+    n = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+    if n < 1e-6:
+        return 0.0
+    return -(u[0] * dx + u[1] * dy + u[2] * dz) / n * RAD2DEG
 
 
 class Detector:
     """Streaming rep/hold detector. ``params``: a dict from ``profiles.get``."""
 
     def __init__(self, params=None):
+        self.log = None   # optional callable(t_ms, reason, rom_deg): why excursions were judged
         self.params = profiles.get("auto") if params is None else dict(params)
         self.att = Attitude()
         self.reset()
@@ -127,26 +152,28 @@ class Detector:
         self.ready = False
         self._t = None
         self._gx = self._gy = self._gz = 0.0
+        self._fx = self._fy = self._fz = 0.0
         self._rx = self._ry = self._rz = 0.0
         self._sax = self._say = self._saz = 0.0
         self._n = 0
         self._acc_ms = 0
         self._state = _WAIT
+        self._ang = 0.0
         self._still_ms = 0
-        self._rest = [1.0, 0.0, 0.0, 0.0]
-        self._cand = [1.0, 0.0, 0.0, 0.0]
+        self._rest = [0.0, 0.0, 1.0, 0.0]
+        self._cand = [0.0, 0.0, 1.0, 0.0]
         self._has_cand = False
         self._typ = [0.0, 0.0, 0.0, 0.0, 0.0]
         self._typ_n = 0
         self._last_rep_ms = None
-        self._quiet_ms = 0
+        self._base = 0.0
+        self._base_ms = 0
         self._near_ms = 0
         # deepest point between excursions (for the gait test)
         self._gap_deg = 0.0
         self._gap_ms = -100000
         self._gap_u = (0.0, 0.0, 0.0)
-        self._pending = None
-        self._pend_opp = 0.0
+        self._tilt_last = 0.0
         self._out_reset(0)
 
     def _load(self):
@@ -197,56 +224,90 @@ class Detector:
         dtm = self._acc_ms
         inv = 1.0 / self._n
         att = self.att
-        spd = att.step(dtm * 0.001, self._rx, self._ry, self._rz,
-                       self._sax * inv, self._say * inv, self._saz * inv)
+        att.step(dtm * 0.001, self._rx, self._ry, self._rz,
+                 self._sax * inv, self._say * inv, self._saz * inv)
         self._rx = self._ry = self._rz = 0.0
         self._sax = self._say = self._saz = 0.0
         self._n = 0
         self._acc_ms = 0
-        spd *= RAD2DEG
+        # angular speed of the smoothed rate vector: tremor and jitter
+        # (zero-mean) average out, a slow steady movement does not
+        k = dtm / SMOOTH_MS if dtm < SMOOTH_MS else 1.0
+        self._fx += (att.wx - self._fx) * k
+        self._fy += (att.wy - self._fy) * k
+        self._fz += (att.wz - self._fz) * k
+        spd = math.sqrt(self._fx * self._fx + self._fy * self._fy + self._fz * self._fz)
+        return self.decide(t, dtm, att.gx, att.gy, att.gz, att.psi, spd * RAD2DEG)
+
+    def decide(self, t, dtm, w, x, y, z, spd):
+        """One detector step from the attitude stage's output: time ``t`` (ms),
+        tick length ``dtm`` (ms), pose (gravity direction ``w, x, y`` in the
+        sensor frame and heading ``z`` in rad), smoothed angular speed
+        (deg/s). Depends on the thresholds only, so tuning can replay a
+        recorded attitude stream through it."""
         self.speed_dps = spd
         if spd < self._still:
             self._still_ms += dtm
         else:
             self._still_ms = 0
-        w, x, y, z = att.w, att.x, att.y, att.z
         st = self._state
         if st == _WAIT:
             if self._still_ms >= SETTLE_MS:
                 self._set_rest(w, x, y, z)
                 self._state = _REST
                 self.ready = True
-                self._quiet_ms = t
+                self._base = 0.0
+                self._base_ms = t
             return None
         r = self._rest
-        ang, ux, uy, uz = _rel(r[0], r[1], r[2], r[3], w, x, y, z)
+        raw, tilt = _excursion(r, w, x, y, z)
+        # smoothed: a peak is where the thigh got to, not a jolt on the way
+        k = dtm / ANGLE_MS if dtm < ANGLE_MS else 1.0
+        ang = self._ang + (raw - self._ang) * k
+        self._ang = ang
+        ux = w - r[0]
+        uy = x - r[1]
+        uz = y - r[2]
         self.angle_deg = ang
         out = None
-        pend = self._pending
-        if pend is not None:
-            # opposite swing after the rep: gait
-            pu = pend[6]
-            d = -(ux * pu[0] + uy * pu[1] + uz * pu[2]) * ang
-            if d > self._pend_opp:
-                self._pend_opp = d
-            if t - pend[3] >= GAIT_MS:
-                self._pending = None
-                if self._pend_opp < self._swing_lim(pend[4]):
-                    out = self._emit(pend)
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
+                # dwelling: this is the rest pose now
                 self._set_rest(w, x, y, z)
                 ang = 0.0
-            if ang < self._entry * 0.5:
-                self._quiet_ms = t
-            if ang > self._gap_deg or t - self._gap_ms > GAIT_MS:
+                self._ang = 0.0
+                self._base = 0.0
+                self._base_ms = t
+            else:
+                # near rest but never quite still (a person between reps):
+                # the rest pose creeps toward where the thigh is, so gyro
+                # drift about the vertical cannot build up between reps
+                k = dtm / CREEP_MS
+                r[0] += (w - r[0]) * k
+                r[1] += (x - r[1]) * k
+                r[2] += (y - r[2]) * k
+                n = 1.0 / math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
+                r[0] *= n
+                r[1] *= n
+                r[2] *= n
+                d = z - r[3]
+                if d > math.pi:
+                    d -= 2.0 * math.pi
+                elif d < -math.pi:
+                    d += 2.0 * math.pi
+                r[3] += d * k
+            if ang <= self._base:
+                self._base = ang
+                self._base_ms = t
+            self._tilt_last = tilt
+            if (ang > self._gap_deg and spd > GAIT_DPS) or t - self._gap_ms > GAIT_MS:
                 self._gap_deg = ang
                 self._gap_ms = t
                 self._gap_u = (ux, uy, uz)
-            if ang >= self._entry:
+            if ang >= self._base + self._entry:
                 self._state = _OUT
                 self.in_rep = True
-                self._out_reset(self._quiet_ms)
+                self._out_reset(self._base_ms)
                 self._peak = ang
                 self._peak_ms = t
                 self._peak_u = (ux, uy, uz)
@@ -259,23 +320,26 @@ class Detector:
             self._peak = ang
             self._peak_ms = t
             self._peak_u = (ux, uy, uz)
-        # hold: longest still stretch above hold_pct of the peak
-        if spd < self._hold and ang >= self._holdf * self._peak:
+            self._peak_yaw = ang > tilt + 0.01
+        d = tilt - self._tilt_last
+        self._tilt_path += d if d > 0.0 else -d
+        self._tilt_last = tilt
+        base = self._base
+        rise = self._peak - base
+        # hold: the longest still stretch near the top
+        if spd < self._hold and ang >= base + self._holdf * rise:
             if self._run_start is None:
                 self._run_start = t - dtm
                 self._run_min = ang
             elif ang < self._run_min:
                 self._run_min = ang
-            run = t - self._run_start
             self.holding = True
-            self.hold_ms = run
+            self.hold_ms = t - self._run_start
         else:
             self._close_run()
             self.holding = False
             self.hold_ms = 0
-        exit_a = self._exit * self._peak
-        if exit_a < self._entry * 0.5:
-            exit_a = self._entry * 0.5
+        exit_a = base + self._exit * rise
         if ang < exit_a:
             self._near_ms += dtm
         else:
@@ -284,24 +348,22 @@ class Detector:
             if self._still_ms >= CANDIDATE_MS:
                 self._set_cand(w, x, y, z, t)
             elif ang < exit_a:
-                return self._finish(t, out)
+                return self._finish(t, ang, out)
         else:
             c = self._cand
-            bang = _rel(c[0], c[1], c[2], c[3], w, x, y, z)[0]
+            bang = _excursion(c, w, x, y, z)[0]
             if bang < self._entry and self._still_ms >= SETTLE_MS:
                 c[0], c[1], c[2], c[3] = w, x, y, z   # follow a sagging hold
             if ang < exit_a and (self._still_ms >= SETTLE_MS or self._near_ms >= LINGER_MS):
-                return self._finish(t, out)       # came back to dwell at rest
+                return self._finish(t, ang, out)  # came back to dwell at rest
             if bang > self._b_peak:
                 self._b_peak = bang
                 self._b_peak_ms = t
                 if self._b_start is None and bang >= self._entry:
                     self._b_start = self._cand_ms
-            exit_b = self._exit * self._b_peak
-            if self._b_start is not None and bang < exit_b:
+            if self._b_start is not None and bang < self._exit * self._b_peak:
                 # a round trip from the candidate pose: it is the new rest
-                rep = (self._b_start, self._b_peak_ms, self._b_peak, t, self._b_peak,
-                       0, None)
+                rep = (self._b_start, self._b_peak_ms, self._b_peak, t, 0, None)
                 self._posture(w, x, y, z, t)
                 return self._judge(rep, out)
             if self._still_ms >= CANDIDATE_MS and bang >= self._entry:
@@ -310,8 +372,8 @@ class Detector:
             self._posture(w, x, y, z, t)          # never came back: new posture
         return out
 
-    def _swing_lim(self, peak):
-        lim = self._swingf * peak
+    def _swing_lim(self, rom):
+        lim = self._swingf * rom
         return lim if lim > SWING_FLOOR_DEG else SWING_FLOOR_DEG
 
     def _set_rest(self, w, x, y, z):
@@ -332,6 +394,8 @@ class Detector:
         self._peak = 0.0
         self._peak_ms = start
         self._peak_u = (0.0, 0.0, 0.0)
+        self._peak_yaw = False
+        self._tilt_path = 0.0
         self._run_start = None
         self._run_min = 0.0
         self._best_run = 0
@@ -341,84 +405,98 @@ class Detector:
         self._b_peak = 0.0
         self._near_ms = 0
 
+    def _hold_floor(self):
+        return self._base + self._holdf * (self._peak - self._base)
+
     def _close_run(self):
         rs = self._run_start
         if rs is None:
             return
         run = self._t - rs
         self._run_start = None
-        lim = self._holdf * self._peak
+        lim = self._hold_floor()
         if (run > self._best_run and self._run_min >= lim) or self._best_min < lim:
             self._best_run = run
             self._best_min = self._run_min
 
     def _posture(self, w, x, y, z, t):
         """The thigh settled in a new pose: make it the rest, no rep."""
+        self._ang = 0.0
+        if self.log is not None:
+            self.log(t, "posture change", self._peak - self._base)
         self._set_rest(w, x, y, z)
         self._state = _REST
         self.in_rep = False
         self.holding = False
         self.hold_ms = 0
         self._typ_n = 0
-        self._quiet_ms = t
+        self._base = 0.0
+        self._base_ms = t
         self._gap_deg = 0.0
         self._out_reset(t)
 
-    def _finish(self, t, out):
-        """The excursion came back to rest: judge it as a rep."""
+    def _finish(self, t, ang, out):
+        """The excursion came back toward rest: judge it as a rep."""
         self._close_run()
-        hold = self._best_run if self._best_min >= self._holdf * self._peak else 0
-        rep = (self._start_ms, self._peak_ms, self._peak, t, self._peak, hold, self._peak_u)
+        hold = self._best_run if self._best_min >= self._hold_floor() else 0
+        rom = self._peak - self._base
+        if self._peak_yaw and self._tilt_path > rom:
+            # a turn about the vertical while the thigh's elevation swings back
+            # and forth (stepping round): not a horizontal-plane lift
+            rom = 0.0
+        rep = (self._start_ms, self._peak_ms, rom, t, hold, self._peak_u)
         self._state = _REST
         self.in_rep = False
         self.holding = False
         self.hold_ms = 0
-        self._quiet_ms = t
+        self._base = ang
+        self._base_ms = t
         self._out_reset(t)
         return self._judge(rep, out)
 
     def _judge(self, rep, out):
-        start, peak_ms, rom, end, peak, hold, u = rep
+        start, peak_ms, rom, end, hold, u = rep
+        if self.log is not None:
+            self.log(end, "excursion", rom)
         # gait: a swing to the opposite side just before the rep
-        if u is not None and start - self._gap_ms < GAIT_MS:
-            gu = self._gap_u
-            d = -(gu[0] * u[0] + gu[1] * u[1] + gu[2] * u[2]) * self._gap_deg
-            if d >= self._swing_lim(peak):
-                self._gap_deg = 0.0
-                return out
+        gap = self._gap_deg
+        gap_ms = self._gap_ms
         self._gap_deg = 0.0
         self._gap_ms = end
-        if peak < self._min_rom or end - start < self._min_rep:
-            return out
-        if self._typ_n:
-            s = sorted(self._typ[:self._typ_n])
-            if peak < self._relf * s[len(s) // 2]:
+        if u is not None and start - gap_ms < GAIT_MS and gap > 0.0:
+            if _opposite(u, self._gap_u[0], self._gap_u[1], self._gap_u[2]) >= self._swing_lim(rom):
+                if self.log is not None:
+                    self.log(end, "gait before", rom)
                 return out
-        if u is None:
-            u = (0.0, 0.0, 0.0)
-        if self._pending is not None and out is None:
-            # the previous rep's gait window is cut short by this one
-            out = self._emit(self._pending)
-        self._pending = (start, peak_ms, rom, end, peak, hold, u)
-        self._pend_opp = 0.0
-        return out
+        if rom < self._min_rom or end - start < self._min_rep:
+            if self.log is not None:
+                self.log(end, "small or short", rom)
+            return out
+        n = self._typ_n
+        if n:
+            s = sorted(self._typ[:n])
+            if rom < self._relf * s[n // 2]:
+                if self.log is not None:
+                    self.log(end, "small for this set", rom)
+                return out
+        if rom > MAX_ROM_DEG:
+            if self.log is not None:
+                self.log(end, "beyond hip range", rom)
+            return out
+        return self._emit(start, peak_ms, rom, end, hold)
 
-    def _emit(self, pend):
-        start, peak_ms, rom, end, peak, hold, u = pend
+    def _emit(self, start, peak_ms, rom, end, hold):
         self.count += 1
         i = self._typ_n
         if i < 5:
             self._typ_n = i + 1
         else:
             i = self.count % 5
-        self._typ[i] = peak
+        self._typ[i] = rom
         self._last_rep_ms = end
         return Rep(self.count, start, peak_ms, end, rom, hold)
 
     def flush(self):
-        """End of input: emit a rep still waiting for its gait check."""
-        pend = self._pending
-        self._pending = None
-        if pend is not None and self._pend_opp < self._swing_lim(pend[4]):
-            return self._emit(pend)
+        """End of input. Reps are reported as they end, so nothing waits;
+        kept so callers need not know that."""
         return None

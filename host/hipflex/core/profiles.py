@@ -25,10 +25,10 @@ gain_mhz        attitude filter accelerometer gain, in 1/1000 s^-1
 """
 
 DEFAULTS = {
-    "min_rom_deg": 12,
+    "min_rom_deg": 14,
     "entry_deg": 7,
     "exit_pct": 50,
-    "rel_pct": 40,
+    "rel_pct": 50,
     "min_rep_ms": 300,
     "max_hold_ms": 60000,
     "still_dps": 4,
@@ -36,7 +36,7 @@ DEFAULTS = {
     "hold_pct": 75,
     "swing_pct": 35,
     "target_hold_ms": 0,
-    "gain_mhz": 800,
+    "gain_mhz": 8000,
 }
 
 # Only what differs from DEFAULTS. Typical ranges in the comments.
@@ -52,7 +52,7 @@ _OVERRIDES = {
     # marching in a glute bridge: 30-60 deg, pelvis rocks
     "bridge_march": {"min_rom_deg": 15},
     # seated, straight leg lifted a few inches: 5-10 deg, 2-3 s holds
-    "seated_leg_lift": {"min_rom_deg": 3, "entry_deg": 2, "rel_pct": 40,
+    "seated_leg_lift": {"min_rom_deg": 3, "entry_deg": 2, "rel_pct": 50,
                         "still_dps": 2, "hold_dps": 6,
                         "target_hold_ms": 2000},
     # hanging from a bar, legs raised 70-110 deg; the body swings
