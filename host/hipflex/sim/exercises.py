@@ -16,7 +16,7 @@ from hipflex.sim.motion import PATHS, POSES, Builder
 
 EXERCISES = {
     "standing_march": dict(postures=("standing",), rom=(60, 90), hold=(0.0, 0.08),
-                           rise=(0.24, 0.34), lower=(0.26, 0.38), rest=(0.0, 0.12),
+                           rise=(0.3, 0.42), lower=(0.32, 0.46), rest=(0.0, 0.1),
                            reps=(8, 15), alt=1.0, other="march", end_wobble=0.8e-3),
     "standing_knee_hold": dict(postures=("standing",), rom=(70, 90), hold=(5.0, 10.0),
                                rise=(0.8, 1.5), lower=(1.0, 2.0), rest=(1.5, 4.0),
@@ -242,13 +242,18 @@ class Plan:
             b.move(r["lower"], theta=th0, p=p0)
             b.wobbles.append((t0 + 0.45 * r["rise"], 0.5e-3))
             return
-        b.hold(dur)
         if other == "march":
+            # marching legs overlap: the other knee starts up while this foot comes down
+            ov = 0.25 * dur
+            b.hold(dur - 2 * ov)
+            t0 = t0 - ov
             b.pulse_rot(t0, dur, [-s, 0, 0], rng.uniform(1.5, 3.5))
             b.pulse_rot(t0, dur, [0, 0, s], rng.uniform(1.0, 3.0))
             b.pulse_pos(t0, dur, [0, -s, 0], rng.uniform(0.01, 0.03))
             b.wobbles.append((t0 + dur, 0.35e-3))
-        elif other == "supine":
+            return
+        b.hold(dur)
+        if other == "supine":
             b.pulse_rot(t0, dur, [0, 0, -s], rng.uniform(0.8, 2.0))
         elif other == "bridge":
             b.pulse_rot(t0, dur, [0, 0, -s], rng.uniform(3.0, 6.0))
@@ -460,13 +465,13 @@ def walking_session(o, rng, fs, duration=None):
 
 
 _GRAPH = {
-    "standing": ("chair", "floor_seated", "supine_bent", "kneeling", "supine_flat"),
+    "standing": ("chair", "chair", "floor_seated", "supine_bent", "kneeling", "supine_flat"),
     "chair": ("standing",),
     "floor_seated": ("standing", "supine_bent", "side_lying"),
     "supine_bent": ("floor_seated", "supine_flat", "standing"),
     "supine_flat": ("supine_bent", "floor_seated"),
     "side_lying": ("floor_seated",),
-    "kneeling": ("standing", "quadruped"),
+    "kneeling": ("standing", "standing", "quadruped"),
     "quadruped": ("kneeling",),
 }
 

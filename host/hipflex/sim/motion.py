@@ -91,6 +91,20 @@ def hip_rotation(theta_deg, phi_deg, psi_deg, leg):
     return F @ A @ X
 
 
+def gait_flexion(phase):
+    """Hip flexion [deg] over the gait cycle (``phase`` in cycles, heel strike at 0).
+
+    Peak flexion +25 deg late in swing (0.88), peak extension -12 deg at push-off
+    (0.53); the swing-phase flexion is faster than the stance-phase extension.
+    """
+    u = np.mod(phase, 1.0)
+    mid, amp = 6.5, 18.5
+    up = (u >= 0.53) & (u < 0.88)
+    v = np.mod(u - 0.88, 1.0)
+    return np.where(up, mid - amp * np.cos(np.pi * (u - 0.53) / 0.35),
+                    mid + amp * np.cos(np.pi * np.minimum(v, 0.65) / 0.65))
+
+
 class Builder:
     """Append-only session timeline sampled at ``fs`` Hz.
 
@@ -219,8 +233,7 @@ class Builder:
         ph0 = self.rng.uniform(0, 1)
         phase = ph0 + stride_hz * tau
         w = 2 * np.pi * phase
-        gait = (6.5 + 18.5 * np.cos(w - 2 * np.pi * 0.88)
-                + 2.0 * np.cos(2 * w - 2 * np.pi * 0.2))
+        gait = gait_flexion(phase)
         g0 = gait[0]
         c = self.cur
         th = c["theta"] + env * (gait - g0)
