@@ -34,7 +34,6 @@ from hipflex.errors import UserError
 from hipflex.sim import kinematics, sensor
 from hipflex.sim.exercises import (DISTRACTORS, EXERCISES, NAMES, draw_options,
                                    exercise_session, transitions_session, walking_session)
-from hipflex.sim.motion import PATHS
 from hipflex.sim.rotations import angle_between
 
 RATES = (26, 52, 104, 208)
@@ -367,5 +366,3 @@ def _run_corpus(args):
                  "/".join(str(r["rate_hz"]) for r in rs)))
     return 0
 
-
-_ = PATHS  # posture names are documented in hipflex.sim.motion
