@@ -104,7 +104,7 @@ class BleTransport(Transport):
         client = BleakClient(self._device, disconnected_callback=lost)
         try:
             await client.connect()
-            await client.start_notify(NUS_TX, notified, **notify_kwargs())
+            await client.start_notify(NUS_TX, notified, **notify_kwargs(client.start_notify))
         except Exception as e:
             self._device = None     # scan again next time (address may rotate)
             try:
