@@ -1,8 +1,10 @@
 """Host-side emulation of the board: LSM6DS register model, I2C bus, clock,
 links, and a synthetic thigh-motion generator.
 
-Importing this package puts firmware/ (for ``hipflex_app``) on sys.path, and
-host/ when the hipflex package is not installed.
+Importing this package appends firmware/ (for ``hipflex_app`` and
+``selftest``) to sys.path -- at the end, so the board's ``code.py`` never
+shadows the standard library's ``code`` module -- and host/ when the hipflex
+package is not installed.
 """
 
 import os
@@ -14,7 +16,7 @@ HOST_DIR = os.path.join(_ROOT, "host")
 ROOT_DIR = _ROOT
 
 if FIRMWARE_DIR not in sys.path:
-    sys.path.insert(0, FIRMWARE_DIR)
+    sys.path.append(FIRMWARE_DIR)
 try:
     import hipflex  # noqa: F401
 except ImportError:
