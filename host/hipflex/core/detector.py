@@ -116,6 +116,74 @@ def _opposite(u, dx, dy, dz):
     return -(u[0] * dx + u[1] * dy + u[2] * dz) / n * RAD2DEG
 
 
+class _Trip:
+    """An excursion from a reference pose: where it started, its baseline
+    (deg), peak (deg, ms) and the longest hold near the top (ms)."""
+
+    def __init__(self):
+        self.pose = [0.0, 0.0, 1.0, 0.0]
+        self.live = False
+        self.clear(0, 0.0)
+
+    def clear(self, t, base):
+        self.start = t
+        self.base = base
+        self.peak = base
+        self.peak_ms = t
+        self.peak_u = (0.0, 0.0, 0.0)
+        self.peak_yaw = False
+        self.tilt_path = 0.0
+        self.tilt_last = -1.0
+        self.run_start = None
+        self.run_min = 0.0
+        self.best_run = 0
+        self.best_min = 0.0
+
+    def step(self, t, dtm, ang, tilt, spd, det):
+        """Follow the excursion angle ``ang`` (deg) one tick."""
+        if ang > self.peak:
+            self.peak = ang
+            self.peak_ms = t
+            self.peak_yaw = ang > tilt + 0.01
+        if self.tilt_last >= 0.0:
+            d = tilt - self.tilt_last
+            self.tilt_path += d if d > 0.0 else -d
+        self.tilt_last = tilt
+        floor = self.base + det._holdf * (self.peak - self.base)
+        if spd < det._hold and ang >= floor:
+            if self.run_start is None:
+                self.run_start = t - dtm
+                self.run_min = ang
+            elif ang < self.run_min:
+                self.run_min = ang
+            return t - self.run_start
+        self.close_run(t, floor)
+        return 0
+
+    def close_run(self, t, floor):
+        rs = self.run_start
+        if rs is None:
+            return
+        self.run_start = None
+        run = t - rs
+        if (run > self.best_run and self.run_min >= floor) or self.best_min < floor:
+            self.best_run = run
+            self.best_min = self.run_min
+
+    def hold(self, t, holdf):
+        floor = self.base + holdf * (self.peak - self.base)
+        self.close_run(t, floor)
+        return self.best_run if self.best_min >= floor else 0
+
+    def rom(self):
+        rom = self.peak - self.base
+        if self.peak_yaw and self.tilt_path > rom:
+            # a turn about the vertical while the thigh's elevation swings back
+            # and forth (stepping round): not a horizontal-plane lift
+            return 0.0
+        return rom
+
+
 class Detector:
     """Streaming rep/hold detector. ``params``: a dict from ``profiles.get``."""
 
@@ -161,8 +229,10 @@ class Detector:
         self._ang = 0.0
         self._still_ms = 0
         self._rest = [0.0, 0.0, 1.0, 0.0]
-        self._cand = [0.0, 0.0, 1.0, 0.0]
-        self._has_cand = False
+        self._pose = [0.0, 0.0, 1.0, 0.0]
+        self._a = _Trip()
+        self._c0 = _Trip()
+        self._c1 = _Trip()
         self._typ = [0.0, 0.0, 0.0, 0.0, 0.0]
         self._typ_n = 0
         self._last_rep_ms = None
@@ -173,8 +243,6 @@ class Detector:
         self._gap_deg = 0.0
         self._gap_ms = -100000
         self._gap_u = (0.0, 0.0, 0.0)
-        self._tilt_last = 0.0
-        self._out_reset(0)
 
     def _load(self):
         p = self.params
@@ -237,6 +305,11 @@ class Detector:
         self._fy += (att.wy - self._fy) * k
         self._fz += (att.wz - self._fz) * k
         spd = math.sqrt(self._fx * self._fx + self._fy * self._fy + self._fz * self._fz)
+        p = self._pose
+        p[0] = att.gx
+        p[1] = att.gy
+        p[2] = att.gz
+        p[3] = att.psi
         return self.decide(t, dtm, att.gx, att.gy, att.gz, att.psi, spd * RAD2DEG)
 
     def decide(self, t, dtm, w, x, y, z, spd):
@@ -253,7 +326,7 @@ class Detector:
         st = self._state
         if st == _WAIT:
             if self._still_ms >= SETTLE_MS:
-                self._set_rest(w, x, y, z)
+                _set(self._rest, w, x, y, z)
                 self._state = _REST
                 self.ready = True
                 self._base = 0.0
@@ -265,41 +338,22 @@ class Detector:
         k = dtm / ANGLE_MS if dtm < ANGLE_MS else 1.0
         ang = self._ang + (raw - self._ang) * k
         self._ang = ang
+        self.angle_deg = ang
         ux = w - r[0]
         uy = x - r[1]
         uz = y - r[2]
-        self.angle_deg = ang
-        out = None
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
                 # dwelling: this is the rest pose now
-                self._set_rest(w, x, y, z)
-                ang = 0.0
-                self._ang = 0.0
+                _set(r, w, x, y, z)
+                ang = self._ang = 0.0
                 self._base = 0.0
                 self._base_ms = t
             else:
-                # near rest but never quite still (a person between reps):
-                # the rest pose creeps toward where the thigh is, so gyro
-                # drift about the vertical cannot build up between reps
-                k = dtm / CREEP_MS
-                r[0] += (w - r[0]) * k
-                r[1] += (x - r[1]) * k
-                r[2] += (y - r[2]) * k
-                n = 1.0 / math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
-                r[0] *= n
-                r[1] *= n
-                r[2] *= n
-                d = z - r[3]
-                if d > math.pi:
-                    d -= 2.0 * math.pi
-                elif d < -math.pi:
-                    d += 2.0 * math.pi
-                r[3] += d * k
-            if ang <= self._base:
-                self._base = ang
-                self._base_ms = t
-            self._tilt_last = tilt
+                self._creep(dtm, w, x, y, z)
+                if ang <= self._base:
+                    self._base = ang
+                    self._base_ms = t
             if (ang > self._gap_deg and spd > GAIT_DPS) or t - self._gap_ms > GAIT_MS:
                 self._gap_deg = ang
                 self._gap_ms = t
@@ -307,124 +361,116 @@ class Detector:
             if ang >= self._base + self._entry:
                 self._state = _OUT
                 self.in_rep = True
-                self._out_reset(self._base_ms)
-                self._peak = ang
-                self._peak_ms = t
-                self._peak_u = (ux, uy, uz)
+                a = self._a
+                a.clear(self._base_ms, self._base)
+                a.step(t, dtm, ang, tilt, spd, self)
+                a.peak_u = (ux, uy, uz)
+                self._near_ms = 0
+                self._c0.live = self._c1.live = False
             elif self._last_rep_ms is not None and t - self._last_rep_ms > NEW_SET_MS:
                 self._typ_n = 0
                 self._last_rep_ms = None
-            return out
+            return None
         # ---- _OUT: an excursion from rest is under way
-        if ang > self._peak:
-            self._peak = ang
-            self._peak_ms = t
-            self._peak_u = (ux, uy, uz)
-            self._peak_yaw = ang > tilt + 0.01
-        d = tilt - self._tilt_last
-        self._tilt_path += d if d > 0.0 else -d
-        self._tilt_last = tilt
-        base = self._base
-        rise = self._peak - base
-        # hold: the longest still stretch near the top
-        if spd < self._hold and ang >= base + self._holdf * rise:
-            if self._run_start is None:
-                self._run_start = t - dtm
-                self._run_min = ang
-            elif ang < self._run_min:
-                self._run_min = ang
-            self.holding = True
-            self.hold_ms = t - self._run_start
-        else:
-            self._close_run()
-            self.holding = False
-            self.hold_ms = 0
-        exit_a = base + self._exit * rise
+        a = self._a
+        pk = a.peak
+        h = a.step(t, dtm, ang, tilt, spd, self)
+        if a.peak > pk:
+            a.peak_u = (ux, uy, uz)
+        exit_a = a.base + self._exit * (a.peak - a.base)
         if ang < exit_a:
             self._near_ms += dtm
         else:
             self._near_ms = 0
-        if not self._has_cand:
+        c0 = self._c0
+        c1 = self._c1
+        if not c0.live and not c1.live:
+            self.holding = h > 0
+            self.hold_ms = h
+            if ang < exit_a:
+                return self._finish(t, ang)
             if self._still_ms >= CANDIDATE_MS:
-                self._set_cand(w, x, y, z, t)
-            elif ang < exit_a:
-                return self._finish(t, ang, out)
+                self._candidate(t, w, x, y, z)
         else:
-            c = self._cand
-            bang = _excursion(c, w, x, y, z)[0]
-            if bang < self._entry and self._still_ms >= SETTLE_MS:
-                c[0], c[1], c[2], c[3] = w, x, y, z   # follow a sagging hold
             if ang < exit_a and (self._still_ms >= SETTLE_MS or self._near_ms >= LINGER_MS):
-                return self._finish(t, ang, out)  # came back to dwell at rest
-            if bang > self._b_peak:
-                self._b_peak = bang
-                self._b_peak_ms = t
-                if self._b_start is None and bang >= self._entry:
-                    self._b_start = self._cand_ms
-            if self._b_start is not None and bang < self._exit * self._b_peak:
-                # a round trip from the candidate pose: it is the new rest
-                rep = (self._b_start, self._b_peak_ms, self._b_peak, t, 0, None)
-                self._posture(w, x, y, z, t)
-                return self._judge(rep, out)
-            if self._still_ms >= CANDIDATE_MS and bang >= self._entry:
-                self._set_cand(w, x, y, z, t)     # settled at yet another pose
-        if t - self._start_ms > self._max_hold + 2 * CANDIDATE_MS:
-            self._posture(w, x, y, z, t)          # never came back: new posture
-        return out
+                return self._finish(t, ang)      # came back to dwell at rest
+            h = 0
+            for c in (c0, c1):
+                if not c.live:
+                    continue
+                bang = _excursion(c.pose, w, x, y, z)[0]
+                if bang < self._entry * 0.5:
+                    if self._still_ms >= SETTLE_MS:
+                        _set(c.pose, w, x, y, z)  # follow a sagging hold
+                        bang = 0.0
+                    c.clear(t, 0.0)
+                    continue
+                hc = c.step(t, dtm, bang, tilt, spd, self)
+                if hc > h:
+                    h = hc
+                if c.peak >= self._entry and bang < self._exit * c.peak:
+                    # a round trip from this pose without dwelling at rest:
+                    # the posture changed, this pose is the rest now
+                    rep = (c.start, c.peak_ms, c.rom(), t, c.hold(t, self._holdf), None)
+                    self._posture(t, c.pose)
+                    return self._judge(rep)
+            self.holding = h > 0 or self._still_ms >= SETTLE_MS
+            self.hold_ms = h
+            if self._still_ms >= CANDIDATE_MS:
+                self._candidate(t, w, x, y, z)
+        if t - a.start > self._max_hold + 2 * CANDIDATE_MS:
+            self._posture(t, None)                 # never came back: new posture
+        return None
+
+    def _creep(self, dtm, w, x, y, z):
+        """Near rest but never quite still (a person between reps): the rest
+        pose creeps toward where the thigh is, so gyro drift about the
+        vertical cannot build up between reps."""
+        r = self._rest
+        k = dtm / CREEP_MS
+        r[0] += (w - r[0]) * k
+        r[1] += (x - r[1]) * k
+        r[2] += (y - r[2]) * k
+        n = 1.0 / math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
+        r[0] *= n
+        r[1] *= n
+        r[2] *= n
+        d = z - r[3]
+        if d > math.pi:
+            d -= 2.0 * math.pi
+        elif d < -math.pi:
+            d += 2.0 * math.pi
+        r[3] += d * k
+
+    def _candidate(self, t, w, x, y, z):
+        """The thigh dwells away from rest: remember the pose, unless it is
+        one already remembered (the older of two is replaced)."""
+        if self._a.peak - self._a.base < self._entry:
+            return
+        for c in (self._c0, self._c1):
+            if c.live and _excursion(c.pose, w, x, y, z)[0] < self._entry:
+                return
+        c = self._c1 if self._c0.live and not self._c1.live else self._c0
+        if self._c0.live and self._c1.live:
+            c = self._c0 if self._c0.start < self._c1.start else self._c1
+        _set(c.pose, w, x, y, z)
+        c.clear(t, 0.0)
+        c.live = True
 
     def _swing_lim(self, rom):
         lim = self._swingf * rom
         return lim if lim > SWING_FLOOR_DEG else SWING_FLOOR_DEG
 
-    def _set_rest(self, w, x, y, z):
-        r = self._rest
-        r[0], r[1], r[2], r[3] = w, x, y, z
-
-    def _set_cand(self, w, x, y, z, t):
-        c = self._cand
-        c[0], c[1], c[2], c[3] = w, x, y, z
-        self._has_cand = True
-        self._cand_ms = t
-        self._b_peak = 0.0
-        self._b_peak_ms = t
-        self._b_start = None
-
-    def _out_reset(self, start):
-        self._start_ms = start
-        self._peak = 0.0
-        self._peak_ms = start
-        self._peak_u = (0.0, 0.0, 0.0)
-        self._peak_yaw = False
-        self._tilt_path = 0.0
-        self._run_start = None
-        self._run_min = 0.0
-        self._best_run = 0
-        self._best_min = 0.0
-        self._has_cand = False
-        self._b_start = None
-        self._b_peak = 0.0
-        self._near_ms = 0
-
-    def _hold_floor(self):
-        return self._base + self._holdf * (self._peak - self._base)
-
-    def _close_run(self):
-        rs = self._run_start
-        if rs is None:
-            return
-        run = self._t - rs
-        self._run_start = None
-        lim = self._hold_floor()
-        if (run > self._best_run and self._run_min >= lim) or self._best_min < lim:
-            self._best_run = run
-            self._best_min = self._run_min
-
-    def _posture(self, w, x, y, z, t):
-        """The thigh settled in a new pose: make it the rest, no rep."""
+    def _posture(self, t, pose):
+        """The thigh settled in a new pose: make it the rest (no rep)."""
+        if self.log is not None and pose is None:
+            self.log(t, "posture change", self._a.peak - self._a.base)
+        if pose is None:
+            pose = self._pose
+        else:
+            self._ang = 0.0
+        _set(self._rest, pose[0], pose[1], pose[2], pose[3])
         self._ang = 0.0
-        if self.log is not None:
-            self.log(t, "posture change", self._peak - self._base)
-        self._set_rest(w, x, y, z)
         self._state = _REST
         self.in_rep = False
         self.holding = False
@@ -433,59 +479,42 @@ class Detector:
         self._base = 0.0
         self._base_ms = t
         self._gap_deg = 0.0
-        self._out_reset(t)
+        self._c0.live = self._c1.live = False
 
-    def _finish(self, t, ang, out):
+    def _finish(self, t, ang):
         """The excursion came back toward rest: judge it as a rep."""
-        self._close_run()
-        hold = self._best_run if self._best_min >= self._hold_floor() else 0
-        rom = self._peak - self._base
-        if self._peak_yaw and self._tilt_path > rom:
-            # a turn about the vertical while the thigh's elevation swings back
-            # and forth (stepping round): not a horizontal-plane lift
-            rom = 0.0
-        rep = (self._start_ms, self._peak_ms, rom, t, hold, self._peak_u)
+        a = self._a
+        rep = (a.start, a.peak_ms, a.rom(), t, a.hold(t, self._holdf), a.peak_u)
         self._state = _REST
         self.in_rep = False
         self.holding = False
         self.hold_ms = 0
         self._base = ang
         self._base_ms = t
-        self._out_reset(t)
-        return self._judge(rep, out)
+        self._c0.live = self._c1.live = False
+        return self._judge(rep)
 
-    def _judge(self, rep, out):
+    def _judge(self, rep):
         start, peak_ms, rom, end, hold, u = rep
         if self.log is not None:
             self.log(end, "excursion", rom)
-        # gait: a swing to the opposite side just before the rep
+        # gait: a fast swing to the opposite side just before the rep
         gap = self._gap_deg
         gap_ms = self._gap_ms
         self._gap_deg = 0.0
         self._gap_ms = end
         if u is not None and start - gap_ms < GAIT_MS and gap > 0.0:
             if _opposite(u, self._gap_u[0], self._gap_u[1], self._gap_u[2]) >= self._swing_lim(rom):
-                if self.log is not None:
-                    self.log(end, "gait before", rom)
-                return out
+                return self._reject(end, "stride", rom)
         if rom < self._min_rom or end - start < self._min_rep:
-            if self.log is not None:
-                self.log(end, "small or short", rom)
-            return out
+            return self._reject(end, "small or short", rom)
         n = self._typ_n
         if n:
             s = sorted(self._typ[:n])
             if rom < self._relf * s[n // 2]:
-                if self.log is not None:
-                    self.log(end, "small for this set", rom)
-                return out
+                return self._reject(end, "small for this set", rom)
         if rom > MAX_ROM_DEG:
-            if self.log is not None:
-                self.log(end, "beyond hip range", rom)
-            return out
-        return self._emit(start, peak_ms, rom, end, hold)
-
-    def _emit(self, start, peak_ms, rom, end, hold):
+            return self._reject(end, "beyond hip range", rom)
         self.count += 1
         i = self._typ_n
         if i < 5:
@@ -496,7 +525,19 @@ class Detector:
         self._last_rep_ms = end
         return Rep(self.count, start, peak_ms, end, rom, hold)
 
+    def _reject(self, t, why, rom):
+        if self.log is not None:
+            self.log(t, why, rom)
+        return None
+
     def flush(self):
         """End of input. Reps are reported as they end, so nothing waits;
         kept so callers need not know that."""
         return None
+
+
+def _set(p, w, x, y, z):
+    p[0] = w
+    p[1] = x
+    p[2] = y
+    p[3] = z
