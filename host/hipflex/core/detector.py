@@ -49,8 +49,9 @@ SETTLE_MS = 300       # stillness that makes a pose 'dwelt in'
 CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
-SWING_FLOOR_DEG = 6.0
+SWING_FLOOR_DEG = 8.0
 GAIT_DPS = 40.0       # a stride swings through the rest pose at least this fast
+REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
 CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
@@ -134,6 +135,9 @@ class _Trip:
         self.peak_yaw = False
         self.tilt_path = 0.0
         self.tilt_last = -1.0
+        self.turns = 0
+        self.ext = base
+        self.rising = True
         self.run_start = None
         self.run_min = 0.0
         self.best_run = 0
@@ -145,6 +149,22 @@ class _Trip:
             self.peak = ang
             self.peak_ms = t
             self.peak_yaw = ang > tilt + 0.01
+        # reversals of direction by more than REVERSAL_DEG: a lift has none
+        # on the way up, a wandering body (getting down to the floor) several
+        if self.rising:
+            if ang > self.ext:
+                self.ext = ang
+            elif ang < self.ext - REVERSAL_DEG:
+                self.rising = False
+                self.ext = ang
+                self.turns += 1
+        else:
+            if ang < self.ext:
+                self.ext = ang
+            elif ang > self.ext + REVERSAL_DEG:
+                self.rising = True
+                self.ext = ang
+                self.turns += 1
         if self.tilt_last >= 0.0:
             d = tilt - self.tilt_last
             self.tilt_path += d if d > 0.0 else -d
@@ -243,6 +263,9 @@ class Detector:
         self._gap_deg = 0.0
         self._gap_ms = -100000
         self._gap_u = (0.0, 0.0, 0.0)
+        self._pend = None
+        self._pend_u = (0.0, 0.0, 0.0)
+        self._pend_opp = 0.0
 
     def _load(self):
         p = self.params
@@ -342,6 +365,16 @@ class Detector:
         ux = w - r[0]
         uy = x - r[1]
         uz = y - r[2]
+        out = None
+        pend = self._pend
+        if pend is not None:
+            # a fast swing to the opposite side right after a rep: a stride
+            if spd > GAIT_DPS:
+                d = _opposite(self._pend_u, ux, uy, uz)
+                if d > self._pend_opp:
+                    self._pend_opp = d
+            if t - pend.end_ms >= GAIT_MS:
+                out = self._release()
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
                 # dwelling: this is the rest pose now
@@ -370,7 +403,7 @@ class Detector:
             elif self._last_rep_ms is not None and t - self._last_rep_ms > NEW_SET_MS:
                 self._typ_n = 0
                 self._last_rep_ms = None
-            return None
+            return out
         # ---- _OUT: an excursion from rest is under way
         a = self._a
         pk = a.peak
@@ -388,12 +421,17 @@ class Detector:
             self.holding = h > 0
             self.hold_ms = h
             if ang < exit_a:
-                return self._finish(t, ang)
+                return self._finish(t, ang, out)
+            if self._still_ms >= SETTLE_MS and a.turns >= 2:
+                # got here by a wandering path (sitting down on the floor,
+                # getting into a plank, stepping round): a new posture
+                self._posture(t, None, "transition")
+                return out
             if self._still_ms >= CANDIDATE_MS:
                 self._candidate(t, w, x, y, z)
         else:
             if ang < exit_a and (self._still_ms >= SETTLE_MS or self._near_ms >= LINGER_MS):
-                return self._finish(t, ang)      # came back to dwell at rest
+                return self._finish(t, ang, out)  # came back to dwell at rest
             h = 0
             for c in (c0, c1):
                 if not c.live:
@@ -412,15 +450,15 @@ class Detector:
                     # a round trip from this pose without dwelling at rest:
                     # the posture changed, this pose is the rest now
                     rep = (c.start, c.peak_ms, c.rom(), t, c.hold(t, self._holdf), None)
-                    self._posture(t, c.pose)
-                    return self._judge(rep)
+                    self._posture(t, c.pose, None)
+                    return self._judge(rep, out)
             self.holding = h > 0 or self._still_ms >= SETTLE_MS
             self.hold_ms = h
             if self._still_ms >= CANDIDATE_MS:
                 self._candidate(t, w, x, y, z)
         if t - a.start > self._max_hold + 2 * CANDIDATE_MS:
-            self._posture(t, None)                 # never came back: new posture
-        return None
+            self._posture(t, None, "posture change")   # never came back
+        return out
 
     def _creep(self, dtm, w, x, y, z):
         """Near rest but never quite still (a person between reps): the rest
@@ -461,14 +499,12 @@ class Detector:
         lim = self._swingf * rom
         return lim if lim > SWING_FLOOR_DEG else SWING_FLOOR_DEG
 
-    def _posture(self, t, pose):
+    def _posture(self, t, pose, why):
         """The thigh settled in a new pose: make it the rest (no rep)."""
-        if self.log is not None and pose is None:
-            self.log(t, "posture change", self._a.peak - self._a.base)
+        if self.log is not None and why:
+            self.log(t, why, self._a.peak - self._a.base)
         if pose is None:
             pose = self._pose
-        else:
-            self._ang = 0.0
         _set(self._rest, pose[0], pose[1], pose[2], pose[3])
         self._ang = 0.0
         self._state = _REST
@@ -481,7 +517,7 @@ class Detector:
         self._gap_deg = 0.0
         self._c0.live = self._c1.live = False
 
-    def _finish(self, t, ang):
+    def _finish(self, t, ang, out):
         """The excursion came back toward rest: judge it as a rep."""
         a = self._a
         rep = (a.start, a.peak_ms, a.rom(), t, a.hold(t, self._holdf), a.peak_u)
@@ -492,47 +528,69 @@ class Detector:
         self._base = ang
         self._base_ms = t
         self._c0.live = self._c1.live = False
-        return self._judge(rep)
+        return self._judge(rep, out)
 
-    def _judge(self, rep):
+    def _judge(self, rep, out):
+        """Decide whether a finished excursion is a rep. A rep is held back
+        for ``GAIT_MS`` (the stride test after it); returns a Rep whose wait
+        is over, or None."""
         start, peak_ms, rom, end, hold, u = rep
         if self.log is not None:
             self.log(end, "excursion", rom)
         # gait: a fast swing to the opposite side just before the rep
         gap = self._gap_deg
         gap_ms = self._gap_ms
-        self._gap_deg = 0.0
+        gu = self._gap_u
+        # this excursion is the swing before whatever comes next
+        self._gap_deg = rom
         self._gap_ms = end
+        self._gap_u = u if u is not None else (0.0, 0.0, 0.0)
         if u is not None and start - gap_ms < GAIT_MS and gap > 0.0:
-            if _opposite(u, self._gap_u[0], self._gap_u[1], self._gap_u[2]) >= self._swing_lim(rom):
-                return self._reject(end, "stride", rom)
+            if _opposite(u, gu[0], gu[1], gu[2]) >= self._swing_lim(rom):
+                return self._reject(end, "stride", rom, out)
         if rom < self._min_rom or end - start < self._min_rep:
-            return self._reject(end, "small or short", rom)
+            return self._reject(end, "small or short", rom, out)
         n = self._typ_n
         if n:
             s = sorted(self._typ[:n])
             if rom < self._relf * s[n // 2]:
-                return self._reject(end, "small for this set", rom)
+                return self._reject(end, "small for this set", rom, out)
         if rom > MAX_ROM_DEG:
-            return self._reject(end, "beyond hip range", rom)
+            return self._reject(end, "beyond hip range", rom, out)
+        if self._pend is not None:
+            out = self._release()     # its wait is cut short by this rep
+        self._pend = Rep(0, start, peak_ms, end, rom, hold)
+        self._pend_u = u if u is not None else (0.0, 0.0, 0.0)
+        self._pend_opp = 0.0
+        return out
+
+    def _release(self):
+        """The held-back rep passed the stride test (or not): count it."""
+        rep = self._pend
+        self._pend = None
+        rom = rep.rom_deg
+        if self._pend_opp >= self._swing_lim(rom):
+            return self._reject(rep.end_ms, "stride", rom, None)
         self.count += 1
+        rep.index = self.count
         i = self._typ_n
         if i < 5:
             self._typ_n = i + 1
         else:
             i = self.count % 5
         self._typ[i] = rom
-        self._last_rep_ms = end
-        return Rep(self.count, start, peak_ms, end, rom, hold)
+        self._last_rep_ms = rep.end_ms
+        return rep
 
-    def _reject(self, t, why, rom):
+    def _reject(self, t, why, rom, out):
         if self.log is not None:
             self.log(t, why, rom)
-        return None
+        return out
 
     def flush(self):
-        """End of input. Reps are reported as they end, so nothing waits;
-        kept so callers need not know that."""
+        """End of input: release a rep still waiting for its stride test."""
+        if self._pend is not None:
+            return self._release()
         return None
 
 
