@@ -182,9 +182,10 @@ def cmd_sync(args):
     finally:
         store.close()
     st = session.state
-    _err("synced: %d new event%s, %d duplicate%s ignored, %d lost"
+    _err("synced: %d new event%s, %d duplicate%s ignored, %d lost, %d malformed line%s dropped"
          % (st.stored, "" if st.stored == 1 else "s", st.duplicates,
-            "" if st.duplicates == 1 else "s", st.lost))
+            "" if st.duplicates == 1 else "s", st.lost, st.garbage,
+            "" if st.garbage == 1 else "s"))
     return 0
 
 

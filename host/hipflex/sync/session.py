@@ -355,8 +355,9 @@ class Session:
     async def _read_loop(self):
         while True:
             data = await self.transport.read()
+            before = self.ra.dropped
             lines = self.ra.feed(data)
-            self.state.garbage = self.ra.dropped
+            self.state.garbage += self.ra.dropped - before
             if lines:
                 self._handle_lines(lines)
 
