@@ -18,7 +18,7 @@ from hipflex_app import feedback  # noqa: E402
 from hipflex_app.config import Config  # noqa: E402
 
 VARIANTS = ["LSM6DS33", "LSM6DS3TRC", "ISM330DHCX", "LSM6DSOX", "LSM6DSO32"]
-FIFO_VARIANTS = ("ISM330DHCX", "LSM6DSOX", "LSM6DSO32")
+TAGGED_FIFO = ("ISM330DHCX", "LSM6DSOX", "LSM6DSO32")
 MARCH = [("rest", 4), ("reps", 10, 60, 0.6, 0.0, 0.7, 0.5), ("rest", 3)]
 SECRET = "0123456789abcdef-owner"
 
@@ -77,7 +77,7 @@ def test_each_chip_counts_like_the_host_detector(variant):
     fed = tap(b)
     assert b.app.chip == variant           # LSM6DSO32 told apart from LSM6DSOX
     assert any(variant in ln for ln in b.log)
-    assert b.app.imu.fifo == (variant in FIFO_VARIANTS)
+    assert b.app.imu.fifo == ("tagged" if variant in TAGGED_FIFO else "words")
     start_prod = b.chip.produced
     b.run_until(26000)
     boot = b.usb.messages("BOOT")
@@ -181,10 +181,45 @@ def test_fifo_survives_stalls_without_loss():
                      tol_ms=60)
 
 
+def test_word_fifo_survives_stalls_without_loss():
+    hook, st = _stall(1500, 400)
+    b = Board("LSM6DS3TRC", synth.samples(MARCH),
+              settings={"HIPFLEX_EXERCISE": "standing_march"})
+    assert b.app.imu.fifo == "words"
+    start = b.chip.produced
+    b.run_until(26000, hook)
+    assert st["count"] > 10
+    assert b.app.missed == 0
+    assert b.app.sample_count == b.chip.produced - start
+    assert_same_reps(b.usb.messages("REP"), host_reps(MARCH, "standing_march"),
+                     tol_ms=60)
+
+
+@pytest.mark.parametrize("variant", ["LSM6DS3TRC", "LSM6DSOX"])
+def test_fifo_overrun_realigns_and_counts_loss(variant):
+    hook, st = _stall(3000, 4500)          # longer than the FIFO holds
+    b = Board(variant, synth.samples([("rest", 30)]))
+    fed = tap(b)
+    start = b.chip.produced
+    b.run_until(20000, hook)
+    assert st["count"] >= 3
+    truth = (b.chip.produced - start) - b.app.sample_count
+    # an estimate from the time gap: the chip keeps overwriting while the
+    # full FIFO is drained
+    assert truth > 100 * st["count"]
+    assert abs(b.app.missed - truth) <= 0.1 * truth + 2 * st["count"]
+    assert b.app.imu.fifo_overruns >= st["count"] - 1   # the last one unread
+    for s in fed:                          # every sample whole: |a| = 1 g
+        assert 9.3 < (s[1] ** 2 + s[2] ** 2 + s[3] ** 2) ** 0.5 < 10.3, s
+    ts = [s[0] for s in fed]
+    assert all(b > a for a, b in zip(ts, ts[1:]))
+
+
 def test_polling_counts_missed_samples_during_stalls():
     hook, st = _stall(1500, 400)
     b = Board("LSM6DS33", synth.samples(MARCH),
-              settings={"HIPFLEX_EXERCISE": "standing_march"})
+              settings={"HIPFLEX_EXERCISE": "standing_march", "HIPFLEX_FIFO": 0})
+    assert b.app.imu.fifo is None
     start = b.chip.produced
     b.run_until(26000, hook)
     truth = (b.chip.produced - start) - b.app.sample_count

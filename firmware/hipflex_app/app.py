@@ -63,6 +63,7 @@ class App:
         self.samples = []
         self.sample_count = 0
         self.error = None
+        self._hold_since = None      # clock ms when the current hold began
         self.imu = None
         self.chip = "none"
         try:
@@ -92,6 +93,18 @@ class App:
     @property
     def missed(self):
         return self.imu.missed if self.imu else 0
+
+    def live_hold_ms(self, now_ms):
+        """Current hold (ms, 0 when not holding): the detector's value, but
+        never less than the time it has been holding without a break."""
+        d = self.det
+        if not d.holding:
+            self._hold_since = None
+            return 0
+        if self._hold_since is None:
+            self._hold_since = now_ms - d.hold_ms
+        run = now_ms - self._hold_since
+        return d.hold_ms if d.hold_ms > run else run
 
     @property
     def target_hold_ms(self):
@@ -150,7 +163,7 @@ class App:
         return P.encode_status(self.dev, self.boot, self.ring.last_seq, now_ms,
                                self.exercise, self.set_no, d.count, bat, mv,
                                self.missed, len(self.ring), self.ring.capacity,
-                               d.hold_ms if d.holding else 0)
+                               self.live_hold_ms(now_ms))
 
     def handle_line(self, link, line, now_ms):
         """Execute one command line from ``link``; never raises."""
@@ -290,7 +303,7 @@ class App:
             self.feedback.no_sensor(now, self.error or "no IMU")
         else:
             d = self.det
-            self.feedback.update(now, d.ready, d.holding, d.hold_ms,
+            self.feedback.update(now, d.ready, d.holding, self.live_hold_ms(now),
                                  self.target_hold_ms, connected, d.count,
                                  self.exercise)
         if not n:

@@ -9,11 +9,14 @@
 * Ranges: +-8 g and +-2000 deg/s: fast knee drives (mountain climbers) reach
   ~1000 deg/s at the thigh and several g; resolution stays far below the
   detector's thresholds (0.24 mg, 0.07 deg/s per count).
-* Reading: accelerometer and gyro in one 12-byte burst (0x22..0x2D, one
-  sample, consistent with block data update). On chips with the tagged FIFO
-  (LSM6DSOX, LSM6DSO32, ISM330DHCX) both sensors are batched in the FIFO in
-  continuous mode, so a loop stall (BLE, garbage collection) of up to ~2 s
-  loses nothing; the LSM6DS33/LSM6DS3TR-C are polled on the data-ready bits.
+* Reading: both sensors are batched in the chip's FIFO in continuous mode,
+  so a loop stall (BLE, garbage collection) loses nothing: ~2.4 s on the
+  tagged FIFO of the LSM6DSOX, LSM6DSO32 and ISM330DHCX (one 7-byte word per
+  transfer), several seconds on the word FIFO of the LSM6DS33/LSM6DS3TR-C
+  (Gx Gy Gz XLx XLy XLz, one 16-bit word per transfer; realigned on the
+  pattern register). With ``HIPFLEX_FIFO = 0`` the chip is polled on its
+  data-ready bits and accelerometer and gyro are read in one 12-byte burst
+  (0x22..0x2D, one sample, consistent with block data update).
 * Time: each sample gets an integer ms time. From the FIFO, times are
   reconstructed at the nominal period and kept within one period of the
   read time; gaps longer than 1.5 periods count as missed samples.
@@ -30,6 +33,9 @@ _FIFO_CTRL3 = const(0x09)
 _FIFO_CTRL4 = const(0x0A)
 _FIFO_STATUS1 = const(0x3A)
 _FIFO_DATA_OUT_TAG = const(0x78)
+_DS3_FIFO_CTRL3 = const(0x08)
+_DS3_FIFO_CTRL5 = const(0x0A)
+_DS3_FIFO_DATA_OUT_L = const(0x3E)
 _FIFO_MODE_BYPASS = const(0)
 _FIFO_MODE_CONTINUOUS = const(6)
 _TAG_GYRO = const(0x01)
@@ -39,13 +45,16 @@ _MDPS_TO_RADS = math.pi / 180000.0
 
 ADDRESSES = (0x6A, 0x6B)
 
-# (report name, module, class, has the tagged FIFO), in detection order.
+FIFO_TAGGED = "tagged"     # LSM6DSOX family
+FIFO_WORDS = "words"       # LSM6DS3 family
+
+# (report name, module, class, FIFO kind), in detection order.
 CHIPS = (
-    ("LSM6DS33", "adafruit_lsm6ds.lsm6ds33", "LSM6DS33", False),
-    ("LSM6DS3TRC", "adafruit_lsm6ds.lsm6ds3trc", "LSM6DS3TRC", False),
-    ("ISM330DHCX", "adafruit_lsm6ds.ism330dhcx", "ISM330DHCX", True),
-    ("LSM6DSOX", "adafruit_lsm6ds.lsm6dsox", "LSM6DSOX", True),
-    ("LSM6DSO32", "adafruit_lsm6ds.lsm6dso32", "LSM6DSO32", True),
+    ("LSM6DS33", "adafruit_lsm6ds.lsm6ds33", "LSM6DS33", FIFO_WORDS),
+    ("LSM6DS3TRC", "adafruit_lsm6ds.lsm6ds3trc", "LSM6DS3TRC", FIFO_WORDS),
+    ("ISM330DHCX", "adafruit_lsm6ds.ism330dhcx", "ISM330DHCX", FIFO_TAGGED),
+    ("LSM6DSOX", "adafruit_lsm6ds.lsm6dsox", "LSM6DSOX", FIFO_TAGGED),
+    ("LSM6DSO32", "adafruit_lsm6ds.lsm6dso32", "LSM6DSO32", FIFO_TAGGED),
 )
 
 # Output data rate (Hz) -> adafruit_lsm6ds Rate code (also the FIFO BDR code).
@@ -62,7 +71,7 @@ def _driver_class(mod, cls):
 
 
 def find_chip(i2c, prefer=None, addresses=ADDRESSES):
-    """Return ``(name, driver, address, has_fifo)`` for the first chip found.
+    """Return ``(name, driver, address, fifo_kind)`` for the first chip found.
 
     ``prefer`` (a name from CHIPS) restricts the search to that class.
     Raises SensorNotFound with what answered (or that nothing did).
@@ -95,8 +104,9 @@ class IMU:
 
     ``i2c``: busio.I2C; ``clock``: object with ``now_ms()``; ``rate_hz``: 52,
     104 or 208; ``prefer``: chip name from settings or None; ``use_fifo``:
-    batch through the FIFO where the chip has the tagged FIFO.
-    Attributes: ``name``, ``address``, ``rate_hz``, ``fifo`` (in use),
+    batch through the chip's FIFO (else poll data-ready).
+    Attributes: ``name``, ``address``, ``rate_hz``, ``fifo`` (kind in use or
+    None),
     ``missed`` (samples lost since start), ``fifo_overruns``.
     """
 
@@ -106,15 +116,15 @@ class IMU:
         self.clock = clock
         self.rate_hz = rate_hz
         self.period_us = 1000000 // rate_hz
-        name, drv, addr, has_fifo = find_chip(i2c, prefer)
+        name, drv, addr, kind = find_chip(i2c, prefer)
         if name == "LSM6DSOX" and not prefer:
-            self._configure(drv, False)
+            self._configure(drv, None)
             if self._looks_like_dso32():
-                name, drv, addr, has_fifo = find_chip(i2c, "LSM6DSO32", (addr,))
+                name, drv, addr, kind = find_chip(i2c, "LSM6DSO32", (addr,))
         self.name = name
         self.address = addr
         self.driver = drv
-        self._configure(drv, has_fifo and use_fifo)
+        self._configure(drv, kind if use_fifo else None)
         self.missed = 0
         self.fifo_overruns = 0
         self._last_t = None
@@ -139,10 +149,14 @@ class IMU:
         self._fbuf = bytearray(7)
         self._pend = None
         self.fifo = fifo
-        if fifo:
+        if fifo == FIFO_TAGGED:
             self._write(_FIFO_CTRL4, _FIFO_MODE_BYPASS)      # empties the FIFO
             self._write(_FIFO_CTRL3, (code << 4) | code)      # gyro | accel BDR
             self._write(_FIFO_CTRL4, _FIFO_MODE_CONTINUOUS)
+        elif fifo == FIFO_WORDS:
+            self._write(_DS3_FIFO_CTRL5, _FIFO_MODE_BYPASS)
+            self._write(_DS3_FIFO_CTRL3, 0x09)                # no decimation
+            self._write(_DS3_FIFO_CTRL5, (code << 3) | _FIFO_MODE_CONTINUOUS)
 
     def _looks_like_dso32(self):
         """Mean |a| of a few samples, in g, is near 0.5 with DSOX scaling."""
@@ -189,8 +203,10 @@ class IMU:
     def read(self, out):
         """Append every new sample to list ``out`` as a tuple
         ``(t_ms, ax, ay, az, gx, gy, gz)`` (m/s^2, rad/s). Returns how many."""
-        if self.fifo:
+        if self.fifo == FIFO_TAGGED:
             return self._read_fifo(out)
+        if self.fifo == FIFO_WORDS:
+            return self._read_words(out)
         if self._read_reg(_STATUS_REG) & 3 != 3:
             return 0
         self._burst()
@@ -235,6 +251,45 @@ class IMU:
                 got.append((x, y, z, pend[0], pend[1], pend[2]))
                 pend = None
         self._pend = pend
+        return self._stamp(got, now_us, out)
+
+    def _read_words(self, out):
+        """LSM6DS3-family FIFO: 16-bit words Gx Gy Gz XLx XLy XLz."""
+        r = self._reg
+        b = self._fbuf
+        r[0] = _FIFO_STATUS1
+        with self._dev as d:
+            d.write_then_readinto(r, b, in_end=4)
+        words = b[0] | ((b[1] & 0x0F) << 8)
+        if b[1] & 0x40:
+            self.fifo_overruns += 1
+        pattern = b[2] | ((b[3] & 3) << 8)
+        if not words:
+            return 0
+        now_us = self.clock.now_ms() * 1000
+        r[0] = _DS3_FIFO_DATA_OUT_L
+        if pattern:
+            # mid-sample (after an overrun): drop words up to the next Gx
+            skip = (6 - pattern) % 6
+            if skip > words:
+                skip = words
+            for _ in range(skip):
+                with self._dev as d:
+                    d.write_then_readinto(r, b, in_end=2)
+            words -= skip
+        got = []
+        v = self._buf
+        for _ in range(words // 6):
+            for k in range(6):
+                with self._dev as d:
+                    d.write_then_readinto(r, v, in_start=2 * k, in_end=2 * k + 2)
+            gx, gy, gz, ax, ay, az = struct.unpack_from("<hhhhhh", v, 0)
+            got.append((ax, ay, az, gx, gy, gz))
+        return self._stamp(got, now_us, out)
+
+    def _stamp(self, got, now_us, out):
+        """Give FIFO samples (raw counts) times at the nominal period, the
+        newest within one period of ``now_us``; append them to ``out``."""
         n = len(got)
         if not n:
             return 0

@@ -15,6 +15,10 @@ Enough of the chips for the adafruit_lsm6ds driver and the hipflex firmware:
 * LSM6DSOX-family FIFO (ISM330DHCX, LSM6DSOX, LSM6DSO32): FIFO_CTRL3/4
   (0x09/0x0A) batch rates and continuous mode, FIFO_STATUS1/2 (0x3A/0x3B)
   fill level and overrun, tagged words at FIFO_DATA_OUT_TAG (0x78..0x7E).
+* LSM6DS3-family FIFO (LSM6DS33, LSM6DS3TR-C): FIFO_CTRL3 (0x08) decimation,
+  FIFO_CTRL5 (0x0A) FIFO data rate and continuous mode, FIFO_STATUS1..4
+  (0x3A..0x3D) unread 16-bit words, overrun and pattern (position of the next
+  word in the Gx Gy Gz XLx XLy XLz sequence), FIFO_DATA_OUT_L/H (0x3E/0x3F).
 
 The motion comes from a list of samples ``(t_ms, ax, ay, az, gx, gy, gz)``
 (m/s^2, rad/s): sample i becomes the chip's newest output when the emulated
@@ -48,15 +52,21 @@ ODR_HZ = {0: 0, 1: 12.5, 2: 26, 3: 52, 4: 104, 5: 208, 6: 416, 7: 833,
           8: 1666, 9: 3332, 10: 6664, 11: 1.6}
 
 VARIANTS = {
-    # name: (WHO_AM_I, accel FS code -> g, has FIFO model, 4000 dps bit)
-    "LSM6DS33": (0x69, (2, 16, 4, 8), False, False),
-    "LSM6DS3TRC": (0x6A, (2, 16, 4, 8), False, False),
-    "ISM330DHCX": (0x6B, (2, 16, 4, 8), True, True),
-    "LSM6DSOX": (0x6C, (2, 16, 4, 8), True, False),
-    "LSM6DSO32": (0x6C, (4, 32, 8, 16), True, False),
+    # name: (WHO_AM_I, accel FS code -> g, tagged FIFO, 4000 dps bit,
+    #        FIFO depth in words)
+    "LSM6DS33": (0x69, (2, 16, 4, 8), False, False, 4096),
+    "LSM6DS3TRC": (0x6A, (2, 16, 4, 8), False, False, 2048),
+    "ISM330DHCX": (0x6B, (2, 16, 4, 8), True, True, 512),
+    "LSM6DSOX": (0x6C, (2, 16, 4, 8), True, False, 512),
+    "LSM6DSO32": (0x6C, (4, 32, 8, 16), True, False, 512),
 }
 
-FIFO_WORDS = 512     # emulated FIFO depth in 7-byte words (256 samples)
+FIFO_WORDS = 512     # tagged FIFO depth in 7-byte words (256 samples)
+DS3_FIFO_CTRL3 = 0x08
+DS3_FIFO_CTRL5 = 0x0A
+DS3_FIFO_STATUS3 = 0x3C
+DS3_FIFO_STATUS4 = 0x3D
+DS3_FIFO_DATA_OUT_L = 0x3E
 TAG_GYRO = 0x01
 TAG_ACCEL = 0x02
 
@@ -68,7 +78,9 @@ class LSM6DSEmu:
         if variant not in VARIANTS:
             raise ValueError("unknown variant %r" % variant)
         self.variant = variant
-        self.who, self.xl_fs_table, self.has_fifo, self.has_4000 = VARIANTS[variant]
+        (self.who, self.xl_fs_table, self.has_fifo, self.has_4000,
+         self.fifo_words) = VARIANTS[variant]
+        self.ds3 = not self.has_fifo      # LSM6DS3-family word FIFO
         self.samples = samples
         self.clock = clock
         self.address = address
@@ -84,6 +96,7 @@ class LSM6DSEmu:
         self._fifo_ovr = False
         self._ptr = 0
         self._latch = None         # FIFO word being read
+        self._words = []           # DS3 FIFO: [(16-bit value, pattern, index)]
 
     # ------------------------------------------------------------ registers
     def _reset_regs(self):
@@ -118,12 +131,16 @@ class LSM6DSEmu:
         if reg == CTRL3_C and val & 1:
             self._reset_regs()
             self._fifo = []
+            self._words = []
             self._fifo_ovr = False
             return
         was_on = self._running()
         self.regs[reg] = val
         if reg == FIFO_CTRL4 and self.has_fifo and (val & 7) == 0:
             self._fifo = []            # bypass mode empties the FIFO
+            self._fifo_ovr = False
+        if reg == DS3_FIFO_CTRL5 and self.ds3 and (val & 7) == 0:
+            self._words = []
             self._fifo_ovr = False
         if not was_on and self._running():
             # data starts with the first sample at or after switch-on
@@ -172,6 +189,15 @@ class LSM6DSEmu:
                     self._push(TAG_GYRO, gb, i)
                 if self.regs[FIFO_CTRL3] & 15:
                     self._push(TAG_ACCEL, ab, i)
+            c5 = self.regs[DS3_FIFO_CTRL5]
+            if self.ds3 and (c5 & 7) == 6 and (c5 >> 3) and \
+                    self.regs[DS3_FIFO_CTRL3] == 0x09:   # both undecimated
+                if len(self._words) + 6 > self.fifo_words:
+                    del self._words[:6]                   # oldest sample lost
+                    self._fifo_ovr = True
+                data = gb + ab
+                for k in range(6):
+                    self._words.append((data[2 * k] | (data[2 * k + 1] << 8), k, i))
 
     def _push(self, tag, data, idx):
         if len(self._fifo) >= FIFO_WORDS:
@@ -183,6 +209,8 @@ class LSM6DSEmu:
         return len(self._fifo)
 
     def _read_reg(self, reg):
+        if self.ds3 and FIFO_STATUS1 <= reg <= DS3_FIFO_DATA_OUT_L + 1:
+            return self._read_ds3_fifo(reg)
         if reg == FIFO_STATUS1 and self.has_fifo:
             return len(self._fifo) & 0xFF
         if reg == FIFO_STATUS2 and self.has_fifo:
@@ -213,6 +241,33 @@ class LSM6DSEmu:
         elif OUTX_L_G <= reg <= OUTX_L_G + 5:
             self.regs[STATUS_REG] &= ~0x02 & 0xFF
         return v
+
+    def _read_ds3_fifo(self, reg):
+        w = self._words
+        if reg == FIFO_STATUS1:
+            return len(w) & 0xFF
+        if reg == FIFO_STATUS2:
+            v = (len(w) >> 8) & 0x0F
+            if self._fifo_ovr:
+                v |= 0x40
+            if not w:
+                v |= 0x10
+            return v
+        if reg in (DS3_FIFO_STATUS3, DS3_FIFO_STATUS4):
+            pat = w[0][1] if w else 0
+            return pat if reg == DS3_FIFO_STATUS3 else 0
+        if reg == DS3_FIFO_DATA_OUT_L or self._latch is None:
+            if w:
+                val, pat, idx = w.pop(0)
+                self._latch = (val, pat, idx)
+                if pat == 5:
+                    self.delivered.add(idx)
+                if not w:
+                    self._fifo_ovr = False
+            else:
+                self._latch = (0, 0, -1)
+        val = self._latch[0]
+        return val & 0xFF if reg == DS3_FIFO_DATA_OUT_L else val >> 8
 
     # ------------------------------------------------------------ I2C side
     def i2c_write(self, data):
