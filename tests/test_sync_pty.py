@@ -47,6 +47,7 @@ class FirmwareOnPty:
         self.speed = speed
         self.filter = None
         self.sent = []
+        self.raw_sent = []
         self.received = bytearray()
         self._calls = []
         self._lock = threading.Lock()
@@ -138,8 +139,11 @@ class FirmwareOnPty:
                 self.link.send(out)
                 now = time.time()
                 for ln in self._rx.feed(out):
-                    if ln.split(" ", 1)[0] in P.EVENT_TYPES:
+                    kind = ln.split(" ", 1)[0]
+                    if kind in P.EVENT_TYPES:
                         self.sent.append((now, ln))
+                    elif kind == "R":
+                        self.raw_sent.append(ln)
             if self.link.is_up:
                 select.select([self.link.master], [], [], 0.001)
             else:

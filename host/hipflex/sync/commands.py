@@ -253,8 +253,8 @@ class LivePanel:
 class RecordingWriter:
     """Streams samples to ``path`` in the recording format (via a temporary
     file renamed at the end, so an interrupted run never leaves half a file
-    under the final name). Samples whose time does not increase are dropped;
-    gaps larger than 1.5 sample intervals count as dropped samples."""
+    under the final name). Samples whose time does not increase are skipped
+    (counted in ``out_of_order``)."""
 
     def __init__(self, path):
         from hipflex.recording import HEADER
@@ -268,25 +268,14 @@ class RecordingWriter:
         self.t0 = None
         self.last = None
         self.count = 0
-        self.dropped = 0
         self.out_of_order = 0
-        self.interval = None
-        self._dts = []
 
     def add(self, t_ms, acc, gyr):
         if self.t0 is None:
             self.t0 = t_ms
-        if self.last is not None:
-            dt = t_ms - self.last
-            if dt <= 0:
-                self.out_of_order += 1
-                return
-            if self.interval is None:
-                self._dts.append(dt)
-                if len(self._dts) >= 8:
-                    self.interval = sorted(self._dts)[len(self._dts) // 2]
-            elif dt > 1.5 * self.interval:
-                self.dropped += int(round(dt / float(self.interval))) - 1
+        if self.last is not None and t_ms <= self.last:
+            self.out_of_order += 1
+            return
         self.last = t_ms
         self.count += 1
         self.f.write("%.4f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f\n" % (
@@ -334,13 +323,24 @@ def cmd_record(args):
     tty = sys.stderr.isatty()
     last_print = [0.0]
 
+    miss0 = [None]
+
+    def dropped():
+        """Samples lost: missed by the board's sensor loop since recording
+        started, plus raw lines that arrived damaged (or out of order)."""
+        st = session.state
+        missed = 0
+        if miss0[0] is not None and st.missed is not None:
+            missed = max(0, st.missed - miss0[0])
+        return missed + st.garbage + writer.out_of_order
+
     def progress(final=False):
         now = time.monotonic()
         if not final and now - last_print[0] < (0.25 if tty else 5.0):
             return
         last_print[0] = now
         text = "%6.1f s  %7d samples  %6.1f Hz  dropped %d" % (
-            writer.elapsed, writer.count, writer.rate(), writer.dropped)
+            writer.elapsed, writer.count, writer.rate(), dropped())
         if tty:
             sys.stderr.write("\r" + text + ("\n" if final else ""))
         else:
@@ -359,6 +359,8 @@ def cmd_record(args):
             await session.connect()
             if args.exercise:
                 await session.signed_command(secret, "ex", args.exercise)
+            miss0[0] = (await session.status())["miss"]
+            session.state.garbage = 0
             await session.command("raw", "on", div)
             t0 = time.monotonic()
             reader = session._reader
@@ -370,6 +372,7 @@ def cmd_record(args):
                 await asyncio.sleep(0.05)
             try:
                 await session.command("raw", "off")
+                await session.status()       # the final missed-sample count
             except LinkLost:
                 pass
         finally:
@@ -391,7 +394,7 @@ def cmd_record(args):
         raise UserError("link lost after %.1f s (%s); the %d samples so far are in %s"
                         % (writer.elapsed, lost, writer.count, args.output))
     print("wrote %s: %.1f s, %d samples, %.1f Hz, %d dropped" % (
-        args.output, writer.elapsed, writer.count, writer.rate(), writer.dropped))
+        args.output, writer.elapsed, writer.count, writer.rate(), dropped()))
     return 0
 
 

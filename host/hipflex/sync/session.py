@@ -114,6 +114,7 @@ class LiveState:
         self.duplicates = 0
         self.lost = 0
         self.garbage = 0
+        self.missed = None           # sensor samples the device missed since boot
         self.replaying = False
 
     def current_hold_ms(self, now=None):
@@ -216,6 +217,12 @@ class Session:
         if msg["type"] == "ERR":
             raise CommandRefused(name, msg.get("code"))
         return msg
+
+    async def status(self):
+        """Ask for a status report; returns the ST message."""
+        fut = self._expect(lambda m: m["type"] == "ST")
+        await self._send(P.encode_command("status"))
+        return await self._wait(fut, self.reply_timeout, "status")
 
     async def signed_command(self, secret, name, *args):
         """Authenticated command: ask for a nonce, send it signed, wait for OK."""
@@ -426,6 +433,7 @@ class Session:
         st = self.state
         st.exercise, st.set, st.count = msg["ex"], msg["set"], msg["n"]
         st.battery_pct = msg["bat"] if msg["bat"] >= 0 else None
+        st.missed = msg["miss"]
         st.hold_ms = msg["hold"]
         st.hold_at = time.monotonic()
         if self.hello is not None and msg["boot"] == self.hello["boot"] and self.caught_up:
