@@ -89,7 +89,12 @@ def hmac_sha256(key, msg, hash_fn=None):
     key = bytes(key)
     if len(key) > 64:
         key = h(key)
-    key = key + b"\x00" * (64 - len(key))
-    ipad = bytes([k ^ 0x36 for k in key])
-    opad = bytes([k ^ 0x5c for k in key])
-    return h(opad + h(ipad + bytes(msg)))
+    pad = bytearray(64)
+    for i in range(len(key)):
+        pad[i] = key[i] ^ 0x36
+    for i in range(len(key), 64):
+        pad[i] = 0x36
+    inner = h(bytes(pad) + bytes(msg))
+    for i in range(64):
+        pad[i] ^= 0x36 ^ 0x5c
+    return h(bytes(pad) + inner)

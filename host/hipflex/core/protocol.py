@@ -457,6 +457,9 @@ class Authenticator:
 
     def __init__(self, secret, dev, random_bytes, ttl_ms=NONCE_TTL_MS):
         self._key = _to_bytes(secret) if secret else b""
+        if self._key:
+            # load the hash code now, while the heap is not fragmented
+            from hipflex.core import hmac256  # noqa: F401
         self._dev = dev
         self._rand = random_bytes
         self._ttl = ttl_ms
