@@ -57,8 +57,9 @@ class Recording:
         return float(1.0 / np.median(np.diff(self.t)))
 
     def t_ms(self):
-        """Integer-millisecond timestamps, as the core expects."""
-        return np.rint(self.t * 1000.0).astype(np.int64)
+        """Integer-millisecond timestamps, as the core expects (rounded half
+        up, the same rule the board-side and MicroPython readers use)."""
+        return np.floor(self.t * 1000.0 + 0.5).astype(np.int64)
 
     @property
     def exercise(self):

@@ -13,6 +13,11 @@ detector uses it (MicroPython-safe: ``math`` only, no allocation per step):
   it relative to a recent reference only.
 * **gyro bias** ``(bx, by, bz)`` (rad/s), learned whenever the sensor is
   steady: gyro and accelerometer readings both constant, whatever the pose.
+* **gyro scale** ``scale``: between two quasi-static poses, the turn of
+  gravity predicted by the gyro alone is compared with the turn the
+  accelerometer measured; a gyro that keeps over- or under-reading (a poor
+  scale factor, a wrong unit, a resampled stream) is corrected, within
+  ``SCALE_MIN..SCALE_MAX``. A datasheet-accurate gyro stays near 1.
 
 Units: angular rate rad/s, angle increments rad, acceleration m/s^2, time s.
 """
@@ -30,6 +35,12 @@ STEADY_GYRO = 0.12
 STEADY_ACC = 0.25
 # Accelerometer trust falls to zero when |a| departs from g by this fraction.
 TRUST_BAND = 0.15
+# Gyro scale calibration against gravity: movements between quasi-static
+# poses that turn gravity by more than CAL_MIN_RAD (8 deg) compare the turn
+# the gyro alone predicts with the one the accelerometer measured.
+CAL_MIN_RAD = 0.14
+SCALE_MIN = 0.25
+SCALE_MAX = 1.5
 
 
 class Attitude:
@@ -53,6 +64,13 @@ class Attitude:
         self.steady_s = 0.0
         self._mgx = self._mgy = self._mgz = 0.0
         self._max = self._may = self._maz = 0.0
+        self._fresh = True
+        self.scale = 1.0
+        self._fx = self._fy = 0.0
+        self._fz = 1.0
+        self._ref = [0.0, 0.0, 1.0]
+        self._quiet_s = 0.0
+        self._moved = False
         self.ready = False
 
     def init_from_accel(self, ax, ay, az):
@@ -79,6 +97,9 @@ class Attitude:
         wz = rz * inv
         # --- steadiness and gyro bias -------------------------------------
         k = dt / 0.4 if dt < 0.4 else 1.0
+        if self._fresh:
+            self._fresh = False
+            k = 1.0
         self._mgx += (wx - self._mgx) * k
         self._mgy += (wy - self._mgy) * k
         self._mgz += (wz - self._mgz) * k
@@ -102,9 +123,11 @@ class Attitude:
                 self.bx += (mx - self.bx) * kb
                 self.by += (my - self.by) * kb
                 self.bz += (mz - self.bz) * kb
-        wx -= self.bx
-        wy -= self.by
-        wz -= self.bz
+        sc = self.scale
+        wx = (wx - self.bx) * sc
+        wy = (wy - self.by) * sc
+        wz = (wz - self.bz) * sc
+        self._calibrate(dt, wx, wy, wz, ax, ay, az)
         self.wx = wx
         self.wy = wy
         self.wz = wz
@@ -136,3 +159,48 @@ class Attitude:
         self.gx = nx * m
         self.gy = ny * m
         self.gz = nz * m
+
+    def _calibrate(self, dt, wx, wy, wz, ax, ay, az):
+        """Follow gravity with the gyro alone since the last quasi-static
+        pose; at the next one, compare with the accelerometer."""
+        fx, fy, fz = self._fx, self._fy, self._fz
+        nx = fx + (fy * wz - fz * wy) * dt
+        ny = fy + (fz * wx - fx * wz) * dt
+        nz = fz + (fx * wy - fy * wx) * dt
+        m = 1.0 / math.sqrt(nx * nx + ny * ny + nz * nz)
+        self._fx, self._fy, self._fz = nx * m, ny * m, nz * m
+        w2 = wx * wx + wy * wy + wz * wz
+        if w2 > 0.25:
+            self._moved = True
+        mx, my, mz = self._max, self._may, self._maz
+        n = math.sqrt(mx * mx + my * my + mz * mz)
+        mg = (self._mgx - self.bx) ** 2 + (self._mgy - self.by) ** 2 + (self._mgz - self.bz) ** 2
+        if n < 1e-6 or abs(n - G) > 0.06 * G or mg > 0.04 or w2 > 0.09:
+            self._quiet_s = 0.0
+            return
+        self._quiet_s += dt
+        if self._quiet_s < 0.25:
+            return
+        mx /= n
+        my /= n
+        mz /= n
+        r = self._ref
+        if self._moved:
+            self._moved = False
+            acc = _angle(r[0], r[1], r[2], mx, my, mz)
+            gyr = _angle(r[0], r[1], r[2], self._fx, self._fy, self._fz)
+            if acc > CAL_MIN_RAD and gyr > 0.5 * CAL_MIN_RAD:
+                q = acc / gyr
+                q = 0.5 if q < 0.5 else (2.0 if q > 2.0 else q)
+                sc = self.scale * math.sqrt(q)
+                self.scale = SCALE_MIN if sc < SCALE_MIN else (SCALE_MAX if sc > SCALE_MAX else sc)
+        r[0], r[1], r[2] = mx, my, mz
+        self._fx, self._fy, self._fz = mx, my, mz
+
+
+def _angle(ax, ay, az, bx, by, bz):
+    """Angle (rad) between two unit vectors."""
+    cx = ay * bz - az * by
+    cy = az * bx - ax * bz
+    cz = ax * by - ay * bx
+    return math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), ax * bx + ay * by + az * bz)

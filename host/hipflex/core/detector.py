@@ -45,6 +45,7 @@ from hipflex.core.attitude import Attitude
 
 TICK_MS = 30          # detector step; samples are accumulated in between
 GAP_MS = 1000         # longer gaps are not integrated (stream stalled)
+WAIT_MS = 2000        # longest wait for a first still moment
 SETTLE_MS = 300       # stillness that makes a pose 'dwelt in'
 CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
@@ -55,7 +56,7 @@ REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
 CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
-ANGLE_MS = 100        # time constant of the excursion angle smoothing
+ANGLE_MS = 40        # time constant of the excursion angle smoothing
 SMOOTH_MS = 250       # time constant of the rate smoothing for stillness
 RAD2DEG = 57.29577951308232
 
@@ -226,6 +227,7 @@ class Detector:
         """Start a new set: count back to 0, typical range forgotten."""
         self.count = 0
         self._typ_n = 0
+        self._typ_i = 0
 
     def reset(self):
         """Forget everything (attitude, rest pose, count)."""
@@ -246,6 +248,7 @@ class Detector:
         self._n = 0
         self._acc_ms = 0
         self._state = _WAIT
+        self._wait_ms = 0
         self._ang = 0.0
         self._still_ms = 0
         self._rest = [0.0, 0.0, 1.0, 0.0]
@@ -255,6 +258,7 @@ class Detector:
         self._c1 = _Trip()
         self._typ = [0.0, 0.0, 0.0, 0.0, 0.0]
         self._typ_n = 0
+        self._typ_i = 0
         self._last_rep_ms = None
         self._base = 0.0
         self._base_ms = 0
@@ -348,7 +352,10 @@ class Detector:
             self._still_ms = 0
         st = self._state
         if st == _WAIT:
-            if self._still_ms >= SETTLE_MS:
+            self._wait_ms += dtm
+            # the first dwell is the rest; a body that never keeps still
+            # (hanging from a bar) starts from where it is after a while
+            if self._still_ms >= SETTLE_MS or self._wait_ms >= WAIT_MS:
                 _set(self._rest, w, x, y, z)
                 self._state = _REST
                 self.ready = True
@@ -402,6 +409,7 @@ class Detector:
                 self._c0.live = self._c1.live = False
             elif self._last_rep_ms is not None and t - self._last_rep_ms > NEW_SET_MS:
                 self._typ_n = 0
+                self._typ_i = 0
                 self._last_rep_ms = None
             return out
         # ---- _OUT: an excursion from rest is under way
@@ -432,7 +440,6 @@ class Detector:
         else:
             if ang < exit_a and (self._still_ms >= SETTLE_MS or self._near_ms >= LINGER_MS):
                 return self._finish(t, ang, out)  # came back to dwell at rest
-            h = 0
             for c in (c0, c1):
                 if not c.live:
                     continue
@@ -512,6 +519,7 @@ class Detector:
         self.holding = False
         self.hold_ms = 0
         self._typ_n = 0
+        self._typ_i = 0
         self._base = 0.0
         self._base_ms = t
         self._gap_deg = 0.0
@@ -550,11 +558,20 @@ class Detector:
                 return self._reject(end, "stride", rom, out)
         if rom < self._min_rom or end - start < self._min_rep:
             return self._reject(end, "small or short", rom, out)
+        # relative to the set: the last excursions that were big enough
+        # (counted or not), so one early outlier cannot mute a whole set
         n = self._typ_n
-        if n:
+        typ = 0.0
+        if n >= 3:
             s = sorted(self._typ[:n])
-            if rom < self._relf * s[n // 2]:
-                return self._reject(end, "small for this set", rom, out)
+            typ = s[(n - 1) // 2]
+        i = self._typ_i
+        self._typ[i] = rom
+        self._typ_i = (i + 1) % 5
+        if n < 5:
+            self._typ_n = n + 1
+        if rom < self._relf * typ:
+            return self._reject(end, "small for this set", rom, out)
         if rom > MAX_ROM_DEG:
             return self._reject(end, "beyond hip range", rom, out)
         if self._pend is not None:
@@ -573,12 +590,6 @@ class Detector:
             return self._reject(rep.end_ms, "stride", rom, None)
         self.count += 1
         rep.index = self.count
-        i = self._typ_n
-        if i < 5:
-            self._typ_n = i + 1
-        else:
-            i = self.count % 5
-        self._typ[i] = rom
         self._last_rep_ms = rep.end_ms
         return rep
 

@@ -36,7 +36,7 @@ DEFAULTS = {
     "hold_pct": 75,
     "swing_pct": 50,
     "target_hold_ms": 0,
-    "gain_mhz": 8000,
+    "gain_mhz": 3000,
 }
 
 # Only what differs from DEFAULTS. Typical ranges in the comments.
@@ -74,7 +74,12 @@ _OVERRIDES = {
     "side_lying_hold": {"min_rom_deg": 15, "target_hold_ms": 5000},
 }
 
-NAMES = tuple(_OVERRIDES.keys())
+# Explicit order (MicroPython dicts do not keep insertion order): the board's
+# long press cycles through the exercises in this order.
+NAMES = ("auto", "standing_march", "standing_knee_hold", "supine_march", "bridge_march",
+         "seated_leg_lift", "hanging_leg_raise", "lying_leg_raise", "v_sit_hold",
+         "ball_pass", "mountain_climber", "front_support_hip_flexion", "lunge",
+         "side_lying_hold")
 
 
 def get(name="auto", overrides=None):

@@ -1,0 +1,201 @@
+"""Unit tests of the attitude filter and the detector on hand-built signals:
+pure rotations about known axes, still periods, gaps, posture changes."""
+
+import math
+
+import numpy as np
+import pytest
+
+from hipflex.core import profiles
+from hipflex.core.attitude import Attitude
+from hipflex.core.detector import Detector
+from signals import G, rep_profile, rotation_signal, rotmat, run
+
+
+def _t(seconds, rate=104.0):
+    return np.arange(0.0, seconds, 1.0 / rate)
+
+
+# ---------------------------------------------------------------- attitude
+def test_gravity_tracks_a_known_tilt_from_the_gyro():
+    """A 90 deg rotation about x, gyro only (gain 0): gravity ends on the
+    sensor's -y... wait for it: the up vector turns by -90 deg about x."""
+    att = Attitude(gain=0.0)
+    att.init_from_accel(0.0, 0.0, G)
+    w = math.radians(45.0)          # 45 deg/s for 2 s
+    dt = 0.01
+    for _ in range(200):
+        att.step(dt, w * dt, 0.0, 0.0, 0.0, 0.0, G)   # accel ignored (gain 0)
+    # body turned +90 deg about x: world up seen in the body is R^T z = (0, 1, 0)
+    assert att.gx == pytest.approx(0.0, abs=1e-3)
+    assert att.gy == pytest.approx(1.0, abs=1e-3)
+    assert att.gz == pytest.approx(0.0, abs=2e-3)
+
+
+def test_tilt_converges_to_the_accelerometer():
+    att = Attitude(gain=4.0)
+    att.init_from_accel(0.0, 0.0, G)
+    a = np.array([0.0, math.sin(0.5), math.cos(0.5)]) * G   # 28.6 deg tilt
+    for _ in range(100):                                      # 1 s
+        att.step(0.01, 0.0, 0.0, 0.0, *a)
+    ang = math.degrees(math.acos(att.gy * math.sin(0.5) + att.gz * math.cos(0.5)))
+    assert ang < 1.0
+
+
+def test_gyro_bias_is_learned_while_steady():
+    att = Attitude()
+    att.init_from_accel(0.0, 0.0, G)
+    bias = (0.05, -0.03, 0.02)      # rad/s, about 3 dps: a typical zero-rate offset
+    for _ in range(300):
+        att.step(0.01, bias[0] * 0.01, bias[1] * 0.01, bias[2] * 0.01, 0.0, 0.0, G)
+    assert (att.bx, att.by, att.bz) == pytest.approx(bias, abs=2e-3)
+    assert abs(att.wx) + abs(att.wy) + abs(att.wz) < 5e-3
+
+
+def test_heading_integrates_rotation_about_the_vertical_only():
+    att = Attitude(gain=2.0)
+    att.init_from_accel(0.0, 0.0, G)
+    for _ in range(100):            # 1 s at 30 deg/s about z (vertical)
+        att.step(0.01, 0.0, 0.0, math.radians(30) * 0.01, 0.0, 0.0, G)
+    assert math.degrees(att.psi) == pytest.approx(30.0, abs=0.5)
+    psi = att.psi
+    for _ in range(100):            # a horizontal-axis rotation leaves it alone
+        att.step(0.01, math.radians(10) * 0.01, 0.0, 0.0, 0.0, 0.0, G)
+    assert att.psi == pytest.approx(psi, abs=math.radians(1.0))
+
+
+# ---------------------------------------------------------------- detector
+@pytest.mark.parametrize("axis,base", [
+    ((0, 1, 0), None),                              # standing knee raise
+    ((1, 0, 0), rotmat((0, 1, 0), 90)),             # thigh horizontal (supine)
+    ((0, 0, 1), rotmat((1, 0, 0), 90)),             # side-lying: vertical axis
+])
+def test_counts_reps_about_any_axis_and_reports_rom(axis, base):
+    t = _t(40)
+    ang, labels = rep_profile(t, 6, amp=60, rise=0.8, fall=1.0, rest=2.5)
+    acc, gyr = rotation_signal(t, ang, axis=axis, base=base, noise=1)
+    reps, det = run(t, acc, gyr)
+    assert len(reps) == 6
+    for r, (s, p, e, _) in zip(reps, labels):
+        assert s - 0.5 <= r.peak_ms / 1000 <= e
+        assert r.rom_deg == pytest.approx(60, abs=5)
+
+
+def test_mounting_does_not_matter():
+    t = _t(30)
+    ang, _ = rep_profile(t, 5, amp=45, rise=1.0, fall=1.0, rest=2.5)
+    out = []
+    for m in (np.eye(3), rotmat((1, 2, 3), 130), rotmat((0, 0, 1), 200)):
+        acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), mount=m)
+        reps, _ = run(t, acc, gyr)
+        out.append([(r.peak_ms, round(r.rom_deg)) for r in reps])
+    assert len(out[0]) == 5
+    for o in out[1:]:
+        assert len(o) == 5
+        for (p0, r0), (p1, r1) in zip(out[0], o):
+            assert abs(p0 - p1) <= 80 and abs(r0 - r1) <= 2
+
+
+def test_hold_duration_is_measured_live_and_at_the_end():
+    t = _t(45)
+    ang, labels = rep_profile(t, 3, amp=70, rise=1.0, hold=6.0, fall=1.2, rest=3.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 3
+    for r in reps:
+        assert r.hold_ms / 1000 == pytest.approx(6.0, abs=0.5)
+    # the live hold timer (what the board shows) runs up to the hold too
+    det = Detector()
+    live = 0
+    tm = np.rint(t * 1000).astype(int)
+    for i in range(len(t)):
+        det.update(int(tm[i]), *acc[i].tolist(), *gyr[i].tolist())
+        if t[i] < labels[0][2]:
+            live = max(live, det.hold_ms)
+    assert live / 1000 == pytest.approx(6.0, abs=0.6)
+
+
+def test_still_input_gives_no_reps_and_small_reps_are_ignored_by_auto():
+    t = _t(30)
+    acc, gyr = rotation_signal(t, np.zeros_like(t), noise=2)
+    reps, det = run(t, acc, gyr)
+    assert reps == [] and det.ready
+    ang, _ = rep_profile(t, 6, amp=6, rise=0.8, fall=0.8, rest=2.0)  # fidgets
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1)
+    assert run(t, acc, gyr)[0] == []
+    # the seated leg lift profile counts the same small lifts
+    reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
+    assert len(reps) == 6
+
+
+def test_posture_change_is_not_a_rep():
+    """Standing still, then lying down (90 deg) for good: no rep."""
+    t = _t(40)
+    ang = np.where(t < 5, 0.0, np.minimum((t - 5) / 1.5, 1.0) * 90.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1)
+    reps, det = run(t, acc, gyr)
+    assert reps == []
+
+
+def test_reps_in_a_new_posture_count_after_the_change():
+    """Stand, lie down, then leg raises from the lying pose."""
+    rate = 104.0
+    t = _t(50, rate)
+    ang = np.where(t < 4, 0.0, np.minimum((t - 4) / 1.5, 1.0) * 90.0)
+    lifts, labels = rep_profile(t, 6, amp=50, rise=1.0, fall=1.0, rest=2.0, lead=10.0)
+    acc, gyr = rotation_signal(t, ang + lifts, axis=(0, 1, 0), noise=1)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 6
+    assert all(abs(r.rom_deg - 50) < 6 for r in reps)
+
+
+def test_gaps_and_jitter_do_not_add_or_lose_reps():
+    rng = np.random.default_rng(3)
+    t = _t(40)
+    ang, _ = rep_profile(t, 7, amp=55, rise=0.8, fall=1.0, rest=2.5)
+    acc, gyr = rotation_signal(t, ang, axis=(1, 1, 0), noise=1)
+    keep = np.ones(len(t), bool)
+    for s in rng.choice(len(t) - 30, 12, replace=False):     # stalls up to 250 ms
+        keep[s:s + rng.integers(2, 26)] = False
+    tj = t + rng.normal(0, 0.002, len(t))                     # 2 ms jitter
+    tj = np.maximum.accumulate(tj[keep] + np.arange(keep.sum()) * 1e-6)
+    reps, _ = run(tj, acc[keep], gyr[keep])
+    assert len(reps) == 7
+
+
+def test_non_increasing_time_and_huge_gaps_never_raise():
+    det = Detector()
+    for i in range(200):
+        det.update(i * 10, 0.0, 0.0, G, 0.0, 0.0, 0.0)
+    assert det.update(1990, 0.0, 0.0, G, 0.0, 0.0, 0.0) is None     # back in time
+    assert det.update(1990, 0.0, 0.0, G, 0.0, 0.0, 0.0) is None     # repeated
+    det.update(60000, 0.0, 0.0, G, 5.0, 5.0, 5.0)                   # 58 s stall
+    det.update(60010, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)                 # zero accel
+    det.update(60020, 1e6, -1e6, 1e6, 1e3, -1e3, 1e3)               # absurd values
+    assert det.count == 0
+
+
+def test_new_set_and_params():
+    det = Detector(profiles.get("standing_march"))
+    det.count = 5
+    det.new_set()
+    assert det.count == 0
+    det.set_params({"min_rom_deg": 30})
+    assert det.params["min_rom_deg"] == 30
+    with pytest.raises(KeyError):
+        det.set_params({"no_such_param": 1})
+
+
+def test_profiles_are_integer_dicts_with_the_catalogue_names():
+    names = {"auto", "standing_march", "standing_knee_hold", "supine_march", "bridge_march",
+             "seated_leg_lift", "hanging_leg_raise", "lying_leg_raise", "v_sit_hold",
+             "ball_pass", "mountain_climber", "front_support_hip_flexion", "lunge",
+             "side_lying_hold"}
+    assert set(profiles.NAMES) == names
+    for n in names:
+        p = profiles.get(n)
+        assert set(p) == set(profiles.DEFAULTS)
+        assert all(isinstance(v, int) for v in p.values())
+    assert profiles.get("seated_leg_lift")["min_rom_deg"] < 10 <= profiles.get("auto")["min_rom_deg"]
+    with pytest.raises(KeyError):
+        profiles.get("yoga")
