@@ -53,6 +53,9 @@ def register(subparsers):
     q.add_argument("--exercise", metavar="NAME", help="exercise profile")
     q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="detector parameter (integer), repeatable")
+    q.add_argument("--config", metavar="FILE",
+                   help="profile file written by 'hipflex tune': its exercise and parameters "
+                   "(--exercise and --set override them)")
     q.add_argument("--new-set", action="store_true", help="start a new set")
     q.add_argument("--secret-file", metavar="PATH", help="owner secret (else $HIPFLEX_SECRET)")
     q.set_defaults(func=cmd_config_push)
@@ -436,12 +439,20 @@ def parse_settings(items):
 def cmd_config_push(args):
     from hipflex.core import profiles
     from hipflex.sync.session import Session
-    if args.exercise and args.exercise not in profiles.NAMES:
+    exercise = args.exercise
+    if exercise and exercise not in profiles.NAMES:
         raise UserError("unknown exercise %r; choose one of: %s"
-                        % (args.exercise, ", ".join(profiles.NAMES)))
-    settings = parse_settings(args.set)
-    if not (args.exercise or settings or args.new_set):
-        raise UserError("nothing to push: give --exercise, --set KEY=VALUE or --new-set")
+                        % (exercise, ", ".join(profiles.NAMES)))
+    settings = []
+    if getattr(args, "config", None):
+        from hipflex.profile_file import load_profile, push_commands
+        ex_cfg, params = load_profile(args.config)
+        exercise = exercise or ex_cfg
+        settings = [tuple(a) for _, a in push_commands(None, params)]
+    settings += parse_settings(args.set)
+    if not (exercise or settings or args.new_set):
+        raise UserError("nothing to push: give --exercise, --set KEY=VALUE, --config FILE "
+                        "or --new-set")
     secret = read_secret(args)
     transport = make_transport(args)
     session = Session(_NullStore(), transport)
@@ -453,9 +464,9 @@ def cmd_config_push(args):
             if hello.get("auth") == "none":
                 raise UserError("%s has no owner secret configured (HIPFLEX_SECRET in "
                                 "settings.toml), so it refuses setting changes" % hello["name"])
-            if args.exercise:
-                await session.signed_command(secret, "ex", args.exercise)
-                done.append("exercise %s" % args.exercise)
+            if exercise:
+                await session.signed_command(secret, "ex", exercise)
+                done.append("exercise %s" % exercise)
             for k, v in settings:
                 await session.signed_command(secret, "set", k, v)
                 done.append("%s=%d" % (k, v))
