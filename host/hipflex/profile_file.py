@@ -107,9 +107,9 @@ def parse_profile(text, path="<profile>"):
         raise ProfileError("%s: 'format' must be a positive integer" % path)
     if fmt > FORMAT:
         made_by = data.get("hipflex")
-        raise ProfileError("%s: written by a newer hipflex%s (profile format %d; this is hipflex "
-                           "%s, which reads format %d): upgrade hipflex"
-                           % (path, " (%s)" % made_by if isinstance(made_by, str) else "",
+        raise ProfileError("%s: written by a newer hipflex%s (profile format %d; hipflex %s reads "
+                           "format %d): upgrade hipflex"
+                           % (path, " " + made_by if isinstance(made_by, str) else "",
                               fmt, __version__, FORMAT))
     exercise = data.get("exercise")
     if exercise is not None:
