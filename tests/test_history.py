@@ -57,9 +57,15 @@ def test_history_csv_exact(db, tmp_path, capsys):
         [d1.isoformat(), "supine_march", "1", "2", "35.0", "0.0", "0.0", "", ""],
         [d2.isoformat(), "standing_knee_hold", "1", "2", "96.0", "12.5", "7.0", "2", "5.0"],
     ]
-    text = capsys.readouterr().out
-    assert "standing_knee_hold" in text and "2/3 (>= 5 s)" in text
-    assert "4 events lost on device dev1 (boot b1, seq 6-9)" in text
+    assert capsys.readouterr().out == "\n".join([
+        "Date        Exercise            Sets  Reps  Mean ROM  Hold total  Longest     At target",
+        "----------  ------------------  ----  ----  --------  ----------  -------  ------------",
+        "%s  standing_knee_hold     2     3  85.0 deg      15.0 s    6.0 s  2/3 (>= 5 s)" % d1,
+        "            supine_march           1     2  35.0 deg       0.0 s    0.0 s             -",
+        "%s  standing_knee_hold     1     2  96.0 deg      12.5 s    7.0 s  2/2 (>= 5 s)" % d2,
+        "2 days, 7 reps",
+        "note: 4 events lost on device dev1 (boot b1, seq 6-9): device ring buffer overflowed",
+        ""])
 
 
 def test_history_filters(db, tmp_path, capsys):

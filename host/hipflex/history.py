@@ -152,34 +152,49 @@ def _fmt(v, unit=""):
     return "-" if v is None else ("%s%s" % (v, unit))
 
 
-def print_table(rows, gaps=()):
-    from rich.console import Console
-    from rich.table import Table
-    con = Console()
-    if not con.is_terminal:
-        con = Console(width=160)
-    if not rows:
-        con.print("No reps stored for this selection.")
+HEADINGS = (("Date", "<"), ("Exercise", "<"), ("Sets", ">"), ("Reps", ">"),
+            ("Mean ROM", ">"), ("Hold total", ">"), ("Longest", ">"), ("At target", ">"))
+
+
+def table_cells(r):
+    if r["target_hold_s"]:
+        at = "%d/%d (>= %g s)" % (r["holds_at_target"], r["reps"], r["target_hold_s"])
     else:
-        t = Table(title="hipflex history", show_lines=False)
-        for name, just in (("Date", "left"), ("Exercise", "left"), ("Sets", "right"),
-                           ("Reps", "right"), ("Mean ROM", "right"), ("Hold total", "right"),
-                           ("Longest", "right"), ("At target", "right")):
-            t.add_column(name, justify=just)
-        for r in rows:
-            if r["target_hold_s"]:
-                at = "%d/%d (>= %g s)" % (r["holds_at_target"], r["reps"], r["target_hold_s"])
-            else:
-                at = "-"
-            t.add_row(r["date"], r["exercise"], str(r["sets"]), str(r["reps"]),
-                      _fmt(r["mean_rom_deg"], " deg"), "%.1f s" % r["hold_total_s"],
-                      "%.1f s" % r["hold_longest_s"], at)
-        con.print(t)
+        at = "-"
+    return (r["date"], r["exercise"], str(r["sets"]), str(r["reps"]),
+            _fmt(r["mean_rom_deg"], " deg"), "%.1f s" % r["hold_total_s"],
+            "%.1f s" % r["hold_longest_s"], at)
+
+
+def format_table(rows):
+    """Plain aligned text (fast for a year of rows, copy-pastes cleanly)."""
+    cells = [table_cells(r) for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (h, _) in enumerate(HEADINGS)]
+
+    def line(vals):
+        return "  ".join(v.ljust(w) if a == "<" else v.rjust(w)
+                         for v, w, (_, a) in zip(vals, widths, HEADINGS)).rstrip()
+    out = [line([h for h, _ in HEADINGS]), "  ".join("-" * w for w in widths)]
+    prev = None
+    for c in cells:
+        # The date is written once per day.
+        out.append(line(("" if c[0] == prev else c[0],) + tuple(c[1:])))
+        prev = c[0]
+    return "\n".join(out)
+
+
+def print_table(rows, gaps=()):
+    if not rows:
+        print("No reps stored for this selection.")
+    else:
+        print(format_table(rows))
+        days = len({r["date"] for r in rows})
+        print("%d day%s, %d reps" % (days, "" if days == 1 else "s", sum(r["reps"] for r in rows)))
     for g in gaps:
         n = g["last_seq"] - g["first_seq"] + 1
-        con.print("note: %d event%s lost on device %s (boot %s, seq %d-%d): %s"
-                  % (n, "" if n == 1 else "s", g["device"], g["boot"], g["first_seq"],
-                     g["last_seq"], g["reason"] or "not on device"))
+        print("note: %d event%s lost on device %s (boot %s, seq %d-%d): %s"
+              % (n, "" if n == 1 else "s", g["device"], g["boot"], g["first_seq"],
+                 g["last_seq"], g["reason"] or "not on device"))
 
 
 # -- report -------------------------------------------------------------------
