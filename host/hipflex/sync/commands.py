@@ -1,8 +1,9 @@
-"""Commands that talk to a board: ``scan``, ``sync``, ``record``, ``config push``."""
+"""Commands that talk to a board: ``scan``, ``sync``, ``record``, ``config push``.
 
-import asyncio
+asyncio and the transports are imported when a command runs, so that other
+commands start fast."""
+
 import os
-import signal
 import sys
 import time
 
@@ -99,6 +100,8 @@ def read_secret(args):
 
 def _run(coro_fn):
     """Run ``coro_fn(stop_event)``; SIGINT/SIGTERM set the event for a clean stop."""
+    import asyncio
+    import signal
     async def main():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -118,6 +121,7 @@ def _err(text):
 # -- scan ---------------------------------------------------------------------
 
 def cmd_scan(args):
+    import asyncio
     from hipflex.sync.transport_ble import scan
     if args.timeout <= 0:
         raise UserError("--timeout must be positive")
@@ -134,6 +138,7 @@ def cmd_scan(args):
 # -- sync ---------------------------------------------------------------------
 
 def cmd_sync(args):
+    import asyncio
     from hipflex.sync.session import Session
     from hipflex.sync.store import Store
     transport = make_transport(args)
@@ -306,6 +311,7 @@ class RecordingWriter:
 
 
 def cmd_record(args):
+    import asyncio
     from hipflex.core import profiles
     from hipflex.sync.session import LinkLost, Session
     if not args.output.endswith(".csv"):
