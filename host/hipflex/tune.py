@@ -559,7 +559,8 @@ def _num(v, fmt="%.2f"):
     return "-" if v is None else fmt % v
 
 
-def print_report(res, out=sys.stdout):
+def print_report(res, out=None):
+    out = out or sys.stdout
     rows = res["recordings"]
     nb = sum(1 for r in rows if r["bounds"])
     out.write("tuning %s on %d recording%s (%d with rep bounds, %d count-only): %d candidates, "
