@@ -34,6 +34,38 @@ SECRET = "correct-horse-battery-staple-42"
 DEV = "5f3a91c2"
 
 
+class EmulatedBle:
+    """Host-side Transport over the board's emulated radio (BLE UART): the
+    same session code as over bleak, minus the radio."""
+
+    label = "ble:emulated"
+
+    def __init__(self, dev):
+        self.dev = dev
+
+    async def open(self):
+        self.dev.call(lambda d: d.board.radio.connect_central())
+
+    async def read(self):
+        import asyncio
+        while True:
+            with self.dev._lock:
+                if self.dev.ble_out:
+                    return self.dev.ble_out.pop(0)
+            if not self.dev.board.radio.connected:
+                from hipflex.sync.session import LinkLost
+                raise LinkLost("radio disconnected")
+            await asyncio.sleep(0.002)
+
+    async def write(self, data):
+        for piece in P.chunks(bytes(data), P.NOTIFY_BYTES):
+            with self.dev._lock:
+                self.dev.ble_in += piece
+
+    async def close(self):
+        self.dev.call(lambda d: d.board.radio.disconnect())
+
+
 class FirmwareOnPty:
     """The firmware App, its USB data port bridged to a pty master, run in a
     thread at ``speed`` x real time. ``call(fn)`` runs ``fn(self)`` on that
@@ -48,6 +80,8 @@ class FirmwareOnPty:
         self.filter = None
         self.sent = []
         self.raw_sent = []
+        self.ble_in = bytearray()     # host -> board over the emulated radio
+        self.ble_out = []             # board -> host notifications (<= 20 bytes each)
         self.received = bytearray()
         self._calls = []
         self._lock = threading.Lock()
@@ -131,6 +165,15 @@ class FirmwareOnPty:
             target = emu0 + int((time.monotonic() - t0) * 1000 * self.speed)
             if b.clock.now_ms < target:
                 b.run_until(min(target, b.clock.now_ms + 50))
+            if b.radio.connected:
+                with self._lock:
+                    inb, self.ble_in = self.ble_in, bytearray()
+                if inb:
+                    b.uart.host_send(bytes(inb))
+                if b.uart.out:
+                    with self._lock:
+                        self.ble_out.append(bytes(b.uart.out))
+                    del b.uart.out[:]
             out = bytes(b.serial.out)
             del b.serial.out[:]
             if out and self.link.is_up:
@@ -477,4 +520,47 @@ def test_sync_killed_during_a_write_then_rerun_completes(port, tmp_path, devices
     assert rc == 0, err
     assert db_events(db) == held
     assert rep_rows(db) == rows_from_lines([e[2] for e in held])
+    assert_consistent(db)
+
+
+def test_same_device_over_usb_and_ble_at_once(rec, port, tmp_path, devices):
+    import asyncio
+    from hipflex.sync.session import Session
+    from hipflex.sync.store import Store
+    db = str(tmp_path / "h.db")
+    dev = FirmwareOnPty(port, rec.samples(), speed=25.0)
+    devices.append(dev)
+    proc = start_sync(port, db)                       # USB, another process
+    end_ms = int(rec.t[-1] * 1000) + 1500
+
+    async def ble_side():
+        with Store(db) as store:
+            s = Session(store, EmulatedBle(dev), backoff=(0.01, 0.1))
+            task = asyncio.ensure_future(s.run())
+            while dev.call(lambda d: d.board.clock.now_ms) <= end_ms:
+                await asyncio.sleep(0.05)
+            while True:                               # until both are idle
+                await asyncio.sleep(0.3)
+                want = dev.events()
+                if db_events(db)[-len(want):] == want:
+                    break
+            s.stop()
+            await task
+            return s.state
+
+    try:
+        ble = asyncio.run(asyncio.wait_for(ble_side(), 60))
+    finally:
+        rc, out, err = stop_sync(proc)
+    assert rc == 0, err
+    lines = [e[2] for e in dev.events()]
+    assert [e[2] for e in db_events(db)] == lines
+    assert rep_rows(db) == rows_from_lines(lines)
+    assert db_rows(db, "SELECT COUNT(*) FROM devices") == [(1,)]
+    # Whichever link delivered an event first stored it; the other one's copy
+    # (both replay on connect, both get live events) was a duplicate.
+    m = re.search(r"synced: (\d+) new events?, (\d+) duplicates? ignored", err)
+    usb_new, usb_dup = int(m.group(1)), int(m.group(2))
+    assert usb_new + ble.stored == len(lines)
+    assert usb_dup + ble.duplicates >= 1
     assert_consistent(db)
