@@ -6,7 +6,6 @@ App on emulated hardware."""
 import os
 import subprocess
 import sys
-import tomllib
 
 import pytest
 
@@ -19,8 +18,8 @@ from hipflex_app.config import Config  # noqa: E402
 from test_sync_pty import SECRET, FirmwareOnPty, host_env  # noqa: E402
 
 from hipflex.core import profiles  # noqa: E402
-from hipflex.profile_file import (load_profile, settings_path, write_profile,  # noqa: E402
-                                  write_settings_snippet)
+from hipflex.profile_file import (_parse_flat, load_profile, settings_path,  # noqa: E402
+                                  write_profile, write_settings_snippet)
 
 # a profile unlike any catalogue entry, in every parameter
 TUNED = dict(profiles.get("lying_leg_raise"), min_rom_deg=13, entry_deg=6, exit_pct=40,
@@ -37,7 +36,12 @@ def profile(tmp_path):
 
 
 def test_settings_snippet_gives_the_board_the_profile(profile):
-    settings = tomllib.loads(open(settings_path(profile)).read())
+    text = open(settings_path(profile)).read()
+    try:
+        import tomllib
+        settings = tomllib.loads(text)
+    except ImportError:      # Python 3.10
+        settings = _parse_flat(text, "settings.toml")
     cfg = Config(settings.get)
     assert cfg.warnings == [] and cfg.exercise == "lying_leg_raise"
     assert cfg.params(cfg.exercise) == TUNED

@@ -473,7 +473,7 @@ def load_recordings(paths, exercise=None):
         if rec.labels is None:
             raise UserError("%s has no labels; label it with 'hipflex label'" % rec.path)
         lab = rec.labels
-        if not lab.get("reps") and "count" not in lab:
+        if "reps" not in lab and "count" not in lab:
             raise UserError("%s: the labels give neither reps nor a count; label it with "
                             "'hipflex label %s --reps N'" % (recording.labels_path(rec.path),
                                                              rec.path))
