@@ -240,9 +240,10 @@ class LivePanel:
             target = (st.target_hold_ms or 0) / 1000.0
             if target:
                 frac = min(1.0, hold / target)
-                bar = "#" * int(20 * frac) + "." * (20 - int(20 * frac))
+                k = int(20 * frac)
+                bar = "\u2588" * k + "\u2591" * (20 - k)
                 colour = "green" if hold >= target else "yellow"
-                t.add_row("hold", "[%s]%4.1f s[/] / %.1f s  [%s]" % (colour, hold, target, bar))
+                t.add_row("hold", "[%s]%4.1f s[/] / %.1f s  %s" % (colour, hold, target, bar))
             else:
                 t.add_row("hold", "%4.1f s" % hold)
             if st.last_rep:

@@ -178,7 +178,8 @@ class Session:
             except LinkLost as e:
                 failures += 1
                 self._set(link="lost")
-                self.log("link lost (%s); retrying in %.1f s" % (e, delay))
+                self.log("%s (%s); retrying in %.1f s" % (
+                    "link lost" if self.connections else "cannot reach the board", e, delay))
                 if self.max_failures is not None and failures >= self.max_failures:
                     raise UserError("%s: giving up after %d failed attempts (%s)"
                                     % (self.transport.label, failures, e))

@@ -49,8 +49,8 @@ async def scan(timeout=5.0):
     try:
         found = await BleakScanner.discover(timeout=timeout, return_adv=True)
     except Exception as e:   # no adapter, BlueZ not running, permission...
-        raise UserError("Bluetooth scan failed: %s" % (str(e).splitlines()[0] if str(e) else
-                                                       e.__class__.__name__))
+        raise UserError("Bluetooth scan failed (is Bluetooth on and the adapter usable?): %s"
+                        % _short(e))
     out = []
     for dev, adv in found.values():
         name = adv.local_name or dev.name or ""
