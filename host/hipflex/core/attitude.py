@@ -71,6 +71,7 @@ class Attitude:
         self._ref = [0.0, 0.0, 1.0]
         self._quiet_s = 0.0
         self._moved = False
+        self._anorm = 0.0
         self.ready = False
 
     def init_from_accel(self, ax, ay, az):
@@ -172,14 +173,18 @@ class Attitude:
         w2 = wx * wx + wy * wy + wz * wz
         if w2 > 0.25:
             self._moved = True
-        mx, my, mz = self._max, self._may, self._maz
+        mx, my, mz = ax, ay, az
         n = math.sqrt(mx * mx + my * my + mz * mz)
-        mg = (self._mgx - self.bx) ** 2 + (self._mgy - self.by) ** 2 + (self._mgz - self.bz) ** 2
-        if n < 1e-6 or abs(n - G) > 0.06 * G or mg > 0.04 or w2 > 0.09:
+        # |a| at rest as this accelerometer reads it (its scale error included)
+        an = self._anorm
+        if an <= 0.0:
+            an = self._anorm = n
+        if n < 1e-6 or abs(n - an) > 0.04 * an or w2 > 0.09:
             self._quiet_s = 0.0
             return
+        self._anorm = an + (n - an) * (dt / 2.0 if dt < 2.0 else 1.0)
         self._quiet_s += dt
-        if self._quiet_s < 0.25:
+        if self._quiet_s < 0.2:
             return
         mx /= n
         my /= n

@@ -51,7 +51,7 @@ CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
 SWING_FLOOR_DEG = 8.0
-GAIT_DPS = 40.0       # a stride swings through the rest pose at least this fast
+GAIT_DPS = 60.0       # a stride swings through the rest pose at least this fast
 REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
@@ -253,6 +253,7 @@ class Detector:
         self._still_ms = 0
         self._rest = [0.0, 0.0, 1.0, 0.0]
         self._pose = [0.0, 0.0, 1.0, 0.0]
+        self._prev = [0.0, 0.0, 1.0]
         self._a = _Trip()
         self._c0 = _Trip()
         self._c1 = _Trip()
@@ -346,6 +347,16 @@ class Detector:
         (deg/s). Depends on the thresholds only, so tuning can replay a
         recorded attitude stream through it."""
         self.speed_dps = spd
+        # how fast gravity turns in the sensor frame (deg/s), unsmoothed: a
+        # stride swings through the rest pose fast, a lowered leg stops there
+        p = self._prev
+        dx = w - p[0]
+        dy = x - p[1]
+        dz = y - p[2]
+        swing = math.sqrt(dx * dx + dy * dy + dz * dz) * RAD2DEG * 1000.0 / dtm
+        p[0] = w
+        p[1] = x
+        p[2] = y
         if spd < self._still:
             self._still_ms += dtm
         else:
@@ -376,7 +387,8 @@ class Detector:
         pend = self._pend
         if pend is not None:
             # a fast swing to the opposite side right after a rep: a stride
-            if spd > GAIT_DPS:
+            if self._state == _OUT:
+                # the next excursion, as far as it went to the other side
                 d = _opposite(self._pend_u, ux, uy, uz)
                 if d > self._pend_opp:
                     self._pend_opp = d
@@ -394,10 +406,6 @@ class Detector:
                 if ang <= self._base:
                     self._base = ang
                     self._base_ms = t
-            if (ang > self._gap_deg and spd > GAIT_DPS) or t - self._gap_ms > GAIT_MS:
-                self._gap_deg = ang
-                self._gap_ms = t
-                self._gap_u = (ux, uy, uz)
             if ang >= self._base + self._entry:
                 self._state = _OUT
                 self.in_rep = True

@@ -234,9 +234,10 @@ class Builder:
         phase = ph0 + stride_hz * tau
         w = 2 * np.pi * phase
         gait = gait_flexion(phase)
-        g0 = gait[0]
         c = self.cur
-        th = c["theta"] + env * (gait - g0)
+        # the envelope fades the gait in and out around the standing pose, so
+        # the thigh swings about +25/-12 deg whatever phase the walk starts at
+        th = c["theta"] + env * gait
         ph = c["phi"] + env * 2.5 * np.sin(w - 0.6)
         ps = c["psi"] + env * 4.0 * np.sin(w + 0.4)
         head = np.zeros(m)
