@@ -283,14 +283,14 @@ def make_figure(rows, since, today):
             ax_rom.plot([d for d, _ in rom], [v for _, v in rom], "o", color=c, alpha=0.6)
             _trend(ax_rom, [d for d, _ in rom], [v for _, v in rom], c)
         holds = [r["hold_total_s"] / r["reps"] for r in rs]
-        ax_hold.plot(days, holds, "o-", color=c, alpha=0.8, label=label)
+        ax_hold.plot(days, holds, "o-", color=c, alpha=0.8)
         target = max((r["target_hold_s"] or 0) for r in rs)
         if target:
             ax_hold.axhline(target, color=c, ls=":", lw=1.2)
             ax_hold.annotate("target %g s" % target, (since, target), color=c, fontsize=8,
                              xytext=(2, 2), textcoords="offset points")
     ax_reps.set_ylabel("reps per session")
-    ax_reps.set_ylim(bottom=0)
+    ax_reps.set_ylim(0, 1.35 * max(r["reps"] for r in rows))   # room for the legend
     ax_reps.legend(loc="upper left", fontsize=8, ncol=2)
     ax_rom.set_ylabel("mean range of motion (deg)")
     ax_hold.set_ylabel("mean hold per rep (s)")
