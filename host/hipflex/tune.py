@@ -545,8 +545,7 @@ def tune(recs, exercise, base=None, budget=DEFAULT_BUDGET, seed=0, jobs=1, progr
             "changed": {k: [base[k], params[k]] for k in params if params[k] != base[k]},
             "before": before, "after": after, "held_out": held_out,
             "held_out_better": bool(better), "held_out_worse": bool(worse),
-            "warnings": warnings, "seconds": round(time.monotonic() - t0, 2),
-            "ticks": None}
+            "warnings": warnings, "seconds": round(time.monotonic() - t0, 2)}
 
 
 # ------------------------------------------------------------ command line
