@@ -179,12 +179,12 @@ class Attitude:
         an = self._anorm
         if an <= 0.0:
             an = self._anorm = n
-        if n < 1e-6 or abs(n - an) > 0.04 * an or w2 > 0.09:
+        if n < 1e-6 or abs(n - an) > 0.04 * an or w2 > 0.12:
             self._quiet_s = 0.0
             return
         self._anorm = an + (n - an) * (dt / 2.0 if dt < 2.0 else 1.0)
         self._quiet_s += dt
-        if self._quiet_s < 0.2:
+        if self._quiet_s < 0.12:
             return
         mx /= n
         my /= n

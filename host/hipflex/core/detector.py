@@ -32,8 +32,10 @@ is now. Nothing assumes which sensor axis points where, nor the posture.
   pose the rest (and that round trip a rep); staying away longer than
   ``max_hold_ms`` is a posture change.
 * **Gait**: walking swings the thigh through the rest pose to the other
-  side; an excursion that starts right after a fast swing to the opposite
-  side larger than ``swing_pct`` % of its range is a stride, not a rep.
+  side; an excursion next to (``GAIT_MS`` before or after) a swing to the
+  opposite side larger than ``swing_pct`` % of its range is a stride, not a
+  rep; once two strides follow each other, every excursion in the next
+  ``WALK_MS`` is walking too.
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
   (turning round, rolling over).
 """
@@ -51,7 +53,9 @@ CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
 SWING_FLOOR_DEG = 8.0
-GAIT_DPS = 60.0       # a stride swings through the rest pose at least this fast
+POST_MS = 1500        # an excursion starting this soon after a rep may void it
+WALK_MS = 2500        # after a stride, excursions this soon are walking too
+PATH_STEP_DEG = 2.0   # resolution of the tilt path (deg)
 REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
@@ -166,10 +170,14 @@ class _Trip:
                 self.rising = True
                 self.ext = ang
                 self.turns += 1
-        if self.tilt_last >= 0.0:
-            d = tilt - self.tilt_last
+        # path of the tilt in steps of PATH_STEP_DEG: tremor and sway in a
+        # hold do not add up, the swings of stepping round do
+        if self.tilt_last < 0.0:
+            self.tilt_last = tilt
+        d = tilt - self.tilt_last
+        if d > PATH_STEP_DEG or d < -PATH_STEP_DEG:
             self.tilt_path += d if d > 0.0 else -d
-        self.tilt_last = tilt
+            self.tilt_last = tilt
         floor = self.base + det._holdf * (self.peak - self.base)
         if spd < det._hold and ang >= floor:
             if self.run_start is None:
@@ -253,7 +261,6 @@ class Detector:
         self._still_ms = 0
         self._rest = [0.0, 0.0, 1.0, 0.0]
         self._pose = [0.0, 0.0, 1.0, 0.0]
-        self._prev = [0.0, 0.0, 1.0]
         self._a = _Trip()
         self._c0 = _Trip()
         self._c1 = _Trip()
@@ -269,6 +276,8 @@ class Detector:
         self._gap_ms = -100000
         self._gap_u = (0.0, 0.0, 0.0)
         self._pend = None
+        self._walk_until = -WALK_MS
+        self._stride_ms = -WALK_MS
         self._pend_u = (0.0, 0.0, 0.0)
         self._pend_opp = 0.0
 
@@ -333,11 +342,6 @@ class Detector:
         self._fy += (att.wy - self._fy) * k
         self._fz += (att.wz - self._fz) * k
         spd = math.sqrt(self._fx * self._fx + self._fy * self._fy + self._fz * self._fz)
-        p = self._pose
-        p[0] = att.gx
-        p[1] = att.gy
-        p[2] = att.gz
-        p[3] = att.psi
         return self.decide(t, dtm, att.gx, att.gy, att.gz, att.psi, spd * RAD2DEG)
 
     def decide(self, t, dtm, w, x, y, z, spd):
@@ -347,16 +351,11 @@ class Detector:
         (deg/s). Depends on the thresholds only, so tuning can replay a
         recorded attitude stream through it."""
         self.speed_dps = spd
-        # how fast gravity turns in the sensor frame (deg/s), unsmoothed: a
-        # stride swings through the rest pose fast, a lowered leg stops there
-        p = self._prev
-        dx = w - p[0]
-        dy = x - p[1]
-        dz = y - p[2]
-        swing = math.sqrt(dx * dx + dy * dy + dz * dz) * RAD2DEG * 1000.0 / dtm
+        p = self._pose
         p[0] = w
         p[1] = x
         p[2] = y
+        p[3] = z
         if spd < self._still:
             self._still_ms += dtm
         else:
@@ -386,13 +385,18 @@ class Detector:
         out = None
         pend = self._pend
         if pend is not None:
-            # a fast swing to the opposite side right after a rep: a stride
+            # a swing to the opposite side right after a rep: a stride
             if self._state == _OUT:
                 # the next excursion, as far as it went to the other side
                 d = _opposite(self._pend_u, ux, uy, uz)
                 if d > self._pend_opp:
                     self._pend_opp = d
-            if t - pend.end_ms >= GAIT_MS:
+            if t - pend.end_ms >= GAIT_MS and not (
+                    st == _OUT and self._a.start - pend.end_ms < POST_MS
+                    and t - pend.end_ms < POST_MS + CANDIDATE_MS):
+                # (an excursion that began right after the rep is awaited:
+                # if it settles in a new pose, the rep was a step of a
+                # posture change, like crouching on the way to the floor)
                 out = self._release()
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
@@ -509,6 +513,15 @@ class Detector:
         _set(c.pose, w, x, y, z)
         c.clear(t, 0.0)
         c.live = True
+        self._drop_step(t)
+
+    def _drop_step(self, t):
+        """The thigh settles in a new pose right after a rep: that rep was a
+        step of the posture change, not a rep."""
+        pend = self._pend
+        if pend is not None and self._a.start - pend.end_ms < POST_MS:
+            self._pend = None
+            self._reject(t, "step of a posture change", pend.rom_deg, None)
 
     def _swing_lim(self, rom):
         lim = self._swingf * rom
@@ -516,6 +529,8 @@ class Detector:
 
     def _posture(self, t, pose, why):
         """The thigh settled in a new pose: make it the rest (no rep)."""
+        if why:
+            self._drop_step(t)
         if self.log is not None and why:
             self.log(t, why, self._a.peak - self._a.base)
         if pose is None:
@@ -553,7 +568,7 @@ class Detector:
         start, peak_ms, rom, end, hold, u = rep
         if self.log is not None:
             self.log(end, "excursion", rom)
-        # gait: a fast swing to the opposite side just before the rep
+        # gait: a swing to the opposite side just before the rep
         gap = self._gap_deg
         gap_ms = self._gap_ms
         gu = self._gap_u
@@ -562,8 +577,21 @@ class Detector:
         self._gap_ms = end
         self._gap_u = u if u is not None else (0.0, 0.0, 0.0)
         if u is not None and start - gap_ms < GAIT_MS and gap > 0.0:
-            if _opposite(u, gu[0], gu[1], gu[2]) >= self._swing_lim(rom):
+            opp = _opposite(u, gu[0], gu[1], gu[2])
+            big = rom if rom > opp else opp
+            if opp >= self._swing_lim(big) and rom >= self._swing_lim(big):
+                # a swing to each side of the rest pose, one after the
+                # other: a stride; the one before was part of it too
+                self._stride(end)
+                pend = self._pend
+                if pend is not None and pend.end_ms == gap_ms:
+                    self._pend = None
+                    self._reject(end, "stride", pend.rom_deg, None)
                 return self._reject(end, "stride", rom, out)
+        if start < self._walk_until:
+            # strides a moment ago: still walking (turning, changing pace)
+            self._walk_until = end + WALK_MS
+            return self._reject(end, "walking", rom, out)
         if rom < self._min_rom or end - start < self._min_rep:
             return self._reject(end, "small or short", rom, out)
         # relative to the set: the last excursions that were big enough
@@ -589,12 +617,19 @@ class Detector:
         self._pend_opp = 0.0
         return out
 
+    def _stride(self, t):
+        """A stride was seen: two in a row within ``WALK_MS`` is walking."""
+        if t - self._stride_ms < WALK_MS:
+            self._walk_until = t + WALK_MS
+        self._stride_ms = t
+
     def _release(self):
         """The held-back rep passed the stride test (or not): count it."""
         rep = self._pend
         self._pend = None
         rom = rep.rom_deg
         if self._pend_opp >= self._swing_lim(rom):
+            self._stride(rep.end_ms)
             return self._reject(rep.end_ms, "stride", rom, None)
         self.count += 1
         rep.index = self.count

@@ -94,11 +94,13 @@ def hip_rotation(theta_deg, phi_deg, psi_deg, leg):
 def gait_flexion(phase):
     """Hip flexion [deg] over the gait cycle (``phase`` in cycles, heel strike at 0).
 
-    Peak flexion +25 deg late in swing (0.88), peak extension -12 deg at push-off
-    (0.53); the swing-phase flexion is faster than the stance-phase extension.
+    This is the thigh *segment* against the vertical (what a thigh sensor
+    sees: hip flexion minus the pelvis' forward tilt): peak flexion +24 deg
+    late in swing (0.88), peak extension -18 deg at push-off (0.53); the
+    swing-phase flexion is faster than the stance-phase extension.
     """
     u = np.mod(phase, 1.0)
-    mid, amp = 6.5, 18.5
+    mid, amp = 3.0, 21.0
     up = (u >= 0.53) & (u < 0.88)
     v = np.mod(u - 0.88, 1.0)
     return np.where(up, mid - amp * np.cos(np.pi * (u - 0.53) / 0.35),
@@ -220,7 +222,7 @@ class Builder:
         self.pose_jitter[self.pose] = theta - P["theta"]
 
     def walk(self, dur, speed=1.2, stride_hz=0.9, turns=(), impact=1.0):
-        """Walk for ``dur`` s: gait hip flexion about +25/-12 deg at ``stride_hz``,
+        """Walk for ``dur`` s: thigh swinging about +24/-18 deg at ``stride_hz``,
         pelvis rotation and obliquity, vertical bob, heel strikes and turns.
 
         ``turns``: sequence of (start time within the walk [s], duration [s],
@@ -236,7 +238,7 @@ class Builder:
         gait = gait_flexion(phase)
         c = self.cur
         # the envelope fades the gait in and out around the standing pose, so
-        # the thigh swings about +25/-12 deg whatever phase the walk starts at
+        # the thigh swings about +24/-18 deg whatever phase the walk starts at
         th = c["theta"] + env * gait
         ph = c["phi"] + env * 2.5 * np.sin(w - 0.6)
         ps = c["psi"] + env * 4.0 * np.sin(w + 0.4)
