@@ -283,8 +283,11 @@ def test_bad_input_is_one_line_and_exit_2(small_lifts, tmp_path, capsys):
     e = _err(capsys)
     assert "different exercises (hanging_leg_raise, lunge)" in e and "--exercise" in e
     # ... which --exercise allows
-    assert main(["tune", other, small_lifts[1], "--exercise", "lunge", "--budget", "3",
-                 "-j", "1", "--json"]) == 0
+    # --exercise settles the mix: the search runs (it may still refuse to
+    # write a profile that is worse on held-out recordings: exit 1, not 2)
+    rc = main(["tune", other, small_lifts[1], "--exercise", "lunge", "--budget", "3",
+               "-j", "1", "--json"])
+    assert rc in (0, 1)
     assert json.loads(capsys.readouterr().out)["exercise"] == "lunge"
     # one recording: nothing to hold out
     assert main(["tune", small_lifts[0]]) == 2

@@ -135,19 +135,10 @@ def replay(ticks, params):
     det = Detector(params)
     dec = det.decide
     reps = []
-    # decide() reads the current pose from _pose (filled by _tick) when a
-    # posture change makes it the rest; give it the same values
-    if hasattr(det, "_pose"):
-        for row in ticks.rows():
-            det._pose = row[2:6]
-            r = dec(*row)
-            if r is not None:
-                reps.append(r)
-    else:
-        for row in ticks.rows():
-            r = dec(*row)
-            if r is not None:
-                reps.append(r)
+    for row in ticks.rows():
+        r = dec(*row)
+        if r is not None:
+            reps.append(r)
     r = det.flush()
     if r is not None:
         reps.append(r)
