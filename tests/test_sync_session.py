@@ -230,3 +230,26 @@ def test_ble_transport_with_stand_in_client(monkeypatch):
     assert b"".join(writes) == b"set min_rom_deg 15 mac=0123456789abcdef0123456789abcdef\n"
     assert all(c[1] == transport_ble.NUS_RX and c[3] is False for c in calls if c[0] == "write")
     assert calls[-1] == ("disconnect",)
+
+
+def test_database_error_stops_the_session_with_a_user_error(tmp_path):
+    # A database that stays locked is not a link problem: no endless
+    # reconnecting, one clear error instead.
+    import pytest
+    from hipflex.errors import UserError
+    db = str(tmp_path / "h.db")
+    board = EmulatedBoard(dev="0badcafe")
+    board.rep(2000, 40.0)
+    with Store(db, timeout_s=0.2) as store:
+        store.note_device("0badcafe")
+        locker = sqlite3.connect(db, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            link = ChoppyLink(board, [64], [], [])
+            session = Session(store, link, backoff=(0.001, 0.004), reply_timeout=0.5)
+            with pytest.raises(UserError, match="database .*h.db: database is locked"):
+                asyncio.run(asyncio.wait_for(session.run(), 10))
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+    assert link.opens == 1

@@ -17,6 +17,7 @@ device restarted before they were synced) are recorded as gaps.
 """
 
 import asyncio
+import sqlite3
 import time
 
 from hipflex.core import protocol as P
@@ -155,9 +156,7 @@ class Session:
         self.hello = None
         self._waiters = []          # (predicate, future)
         self._stop = None
-        self._connected = None
         self._replay_task = None
-        self._need_replay = False
         self.connections = 0
         self.caught_up = False
 
@@ -367,7 +366,10 @@ class Session:
             lines = self.ra.feed(data)
             self.state.garbage += self.ra.dropped - before
             if lines:
-                self._handle_lines(lines)
+                try:
+                    self._handle_lines(lines)
+                except sqlite3.Error as e:
+                    raise UserError("database %s: %s" % (getattr(self.store, "path", "?"), e))
 
     def _handle_lines(self, lines):
         events = []
@@ -469,7 +471,9 @@ class Session:
             return fut.result()
         if reader is not None and reader in done:
             exc = reader.exception() if not reader.cancelled() else None
-            raise exc if isinstance(exc, LinkLost) else LinkLost("reader stopped")
+            if exc is not None:
+                raise exc          # LinkLost, or a database error that must not be retried
+            raise LinkLost("reader stopped")
         fut.cancel()
         raise ReplyTimeout("no %s within %.1f s" % (what, timeout))
 

@@ -553,6 +553,10 @@ class Store:
 
 
 class _Txn:
+    """``with store._txn():`` one write transaction (nested uses join the
+    outer one). SQLite failures (locked beyond the busy timeout, disk full,
+    read-only file) become UserError naming the database."""
+
     def __init__(self, store):
         self.store = store
         self.outer = False
@@ -561,8 +565,11 @@ class _Txn:
         c = self.store.conn
         if c.in_transaction:
             return self
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise self._user_error(e)
         self.outer = True
-        c.execute("BEGIN IMMEDIATE")
         return self
 
     def __exit__(self, et, ev, tb):
@@ -570,12 +577,25 @@ class _Txn:
             return False
         c = self.store.conn
         if et is None:
-            c.execute("COMMIT")
+            try:
+                c.execute("COMMIT")
+                return False
+            except sqlite3.Error as e:
+                err = e
         else:
-            # Forget cached ids: rows created in this transaction are gone.
-            self.store._ids.clear()
+            err = ev
+        # Forget cached ids: rows created in this transaction are gone.
+        self.store._ids.clear()
+        try:
             c.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        if isinstance(err, sqlite3.Error):
+            raise self._user_error(err) from err
         return False
+
+    def _user_error(self, e):
+        return UserError("database %s: %s" % (self.store.path, e))
 
 
 def _statements(script):
