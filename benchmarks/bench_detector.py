@@ -32,7 +32,29 @@ from multiprocessing import Pool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = os.path.join(ROOT, "host")
-if HOST not in sys.path:
+
+
+def _rev_from_argv(argv):
+    for i, a in enumerate(argv):
+        if a == "--rev" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--rev="):
+            return a.split("=", 1)[1]
+    return None
+
+
+REV = _rev_from_argv(sys.argv[1:]) if __name__ == "__main__" else None
+if REV:
+    # measure host/ as committed at REV (a detector being edited in the work
+    # tree does not leak into the figures)
+    _REV_DIR = tempfile.mkdtemp(prefix="hipflex_rev_")
+    _arch = subprocess.run(["git", "archive", REV, "host"], cwd=ROOT, capture_output=True)
+    if _arch.returncode != 0:
+        sys.exit("git archive %s failed: %s" % (REV, _arch.stderr.decode(errors="replace")))
+    subprocess.run(["tar", "-x", "-C", _REV_DIR], input=_arch.stdout, check=True)
+    HOST = os.path.join(_REV_DIR, "host")
+    sys.path.insert(0, HOST)
+elif HOST not in sys.path:
     sys.path.insert(0, HOST)
 
 from hipflex import recording  # noqa: E402
@@ -63,6 +85,7 @@ OK, NO = "\u2713", "\u2717"
 
 MARK = "<!-- detector-%s:%s -->"
 SECTIONS = ("accuracy", "real", "bundled", "cost")
+CORE_SNAPSHOT = {}     # core source as imported at start: name -> text
 
 INTRO = """# Benchmarks
 
@@ -129,18 +152,42 @@ def _mp_version(mp):
         return None
 
 
+def core_files():
+    core = os.path.dirname(os.path.abspath(profiles.__file__))
+    return sorted(glob.glob(os.path.join(core, "*.py")))
+
+
+def core_digest():
+    """Short hash of the core's source: names the detector version measured,
+    committed or not."""
+    import hashlib
+    h = hashlib.sha256()
+    for f in core_files():
+        with open(f, "rb") as fh:
+            h.update(os.path.basename(f).encode() + b"\0" + fh.read() + b"\0")
+    return h.hexdigest()[:10]
+
+
 def environment():
-    core = os.path.relpath(os.path.dirname(os.path.abspath(profiles.__file__)), ROOT)
-    commit = _git("log", "-1", "--format=%h", "--", core)
-    dirty = bool(_git("status", "--porcelain", "--", core))
+    core = "host/hipflex/core"
+    if REV:
+        commit = _git("log", "-1", "--format=%h", REV, "--", core)
+        dirty = False
+        head = _git("rev-parse", "--short", REV)
+    else:
+        commit = _git("log", "-1", "--format=%h", "--", core)
+        dirty = bool(_git("status", "--porcelain", "--", core))
+        head = _git("rev-parse", "--short", "HEAD")
     return {
+        "rev": REV,
+        "core_sha256": core_digest(),
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "os": "%s %s" % (platform.system(), platform.machine()),
-        "head": _git("rev-parse", "--short", "HEAD"),
+        "head": head,
         "core_commit": commit,
         "core_dirty": dirty,
         "micropython": _mp_version(_tool("micropython")),
@@ -148,8 +195,9 @@ def environment():
 
 
 def env_line(env):
-    core = "core at %s%s" % (env["core_commit"] or "?",
-                            " + uncommitted changes" if env["core_dirty"] else "")
+    core = "core at %s%s (source sha256 %s)" % (
+        env["core_commit"] or "?", " + uncommitted changes" if env["core_dirty"] else "",
+        env["core_sha256"])
     return ("_%s; %s %s on %s (%s, %d cores); repo %s, %s._"
             % (env["date"], env["implementation"], env["python"], env["cpu"], env["os"],
                env["cores"] or 0, env["head"] or "?", core))
@@ -224,7 +272,7 @@ def target_summary(res, auto):
     return "Targets met: " + "; ".join(parts) + "."
 
 
-def miscounted(res, limit=40):
+def miscounted(res, limit=200):
     miss = [r for r in res["recordings"] if r["true"] is not None and r["counted"] != r["true"]]
     if not miss:
         return "Miscounted: none."
@@ -281,7 +329,7 @@ def bench_accuracy(args, env):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rates = "/".join(str(r) for r in RATES)
-    cmd = "%s benchmarks/bench_detector.py%s" % (args.py, " --quick" if args.quick else "")
+    cmd = args.cmd
     out = ["## Detector: accuracy on a fresh simulated corpus", "",
            env_line(env), "",
            "Produced by `%s` (seed %d, %d recordings per exercise and distractor, rates "
@@ -336,12 +384,12 @@ def bench_real(args, env):
                          "auto": _count(f, "auto"),
                          "small": _count(f, SMALL_PROFILE) if low else None})
     lines = ["## Detector: real recordings", "", env_line(env), "",
-             "Produced by `%s benchmarks/bench_detector.py` from `../shared/reference/real/*.csv` "
+             "Produced by `%s` from `../shared/reference/real/*.csv` "
              "and `../shared/reference/realpt/*.csv` (beside the repository, never copied into "
              "it; see `../shared/README.md`). Per file the same as `hipflex analyze FILE` "
              "(`auto`) and `hipflex analyze FILE --exercise %s` (small-range profile, "
              "low-amplitude files only). These files are a reality check: the detector is not "
-             "tuned on them." % (args.py, SMALL_PROFILE), "",
+             "tuned on them." % (args.cmd, SMALL_PROFILE), "",
              "| file | rate (Hz) | min | true | `auto` | `%s` |" % SMALL_PROFILE,
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -384,10 +432,10 @@ def bench_bundled(args, env):
     auto = score_files(files, exercise="auto", jobs=args.jobs)
     o = auto["overall"]
     lines = ["## Detector: bundled corpus (`recordings/`)", "", env_line(env), "",
-             "Produced by `%s benchmarks/bench_detector.py`; the same as `hipflex evaluate "
+             "Produced by `%s`; the same as `hipflex evaluate "
              "recordings --exercise-from-labels`. These recordings ship with the repository "
              "and were seen during development, so they are a smoke check, not an accuracy "
-             "claim (see the fresh simulated corpus above)." % args.py, "",
+             "claim (see the fresh simulated corpus above)." % args.cmd, "",
              summary_table(own, with_targets=False), "",
              "With `auto` for every recording (`hipflex evaluate recordings`): exact %s, "
              "within +-1 %s, count MAE %s, F1 %s, hold MAE %s s."
@@ -568,7 +616,14 @@ def time_micropython(samples, prof, repeat=3):
         script = os.path.join(tmp, "mp_bench.py")
         with open(script, "w") as f:
             f.write(MP_SCRIPT)
-        r = subprocess.run([mp, "-X", "heapsize=%s" % MP_HEAP, script, HOST, csv, prof,
+        # the core as imported by this process at start (it may change on disk meanwhile)
+        snap = os.path.join(tmp, "host")
+        os.makedirs(os.path.join(snap, "hipflex", "core"))
+        open(os.path.join(snap, "hipflex", "__init__.py"), "w").close()
+        for name, src in CORE_SNAPSHOT.items():
+            with open(os.path.join(snap, "hipflex", "core", name), "w") as f:
+                f.write(src)
+        r = subprocess.run([mp, "-X", "heapsize=%s" % MP_HEAP, script, snap, csv, prof,
                             str(repeat)],
                            capture_output=True, text=True, timeout=1200)
         if r.returncode != 0:
@@ -601,10 +656,10 @@ def bench_cost(args, env):
         rows.append(row)
     exs = COST_EXERCISES[:3] if args.quick else COST_EXERCISES
     lines = ["## Detector: cost per sample", "", env_line(env), "",
-             "Produced by `%s benchmarks/bench_detector.py%s`. Input: one simulated session "
+             "Produced by `%s`. Input: one simulated session "
              "per rate (%s, seeds %d..%d, one after the other), profile `auto`, fed sample by "
              "sample to `Detector.update` and `flush()`."
-             % (args.py, " --quick" if args.quick else "", ", ".join(exs), COST_SEED,
+             % (args.cmd, ", ".join(exs), COST_SEED,
                 COST_SEED + len(exs) - 1), "",
              "**Bytecode instructions per sample** (a deterministic proxy for the cost on the "
              "microcontroller): CPython bytecode instructions executed in frames whose code "
@@ -729,19 +784,24 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=9001,
                     help="simulated corpus seed (default 9001; never used for development)")
     ap.add_argument("--per-exercise", type=int, default=None,
-                    help="recordings per exercise and distractor (default 12, quick 4)")
+                    help="recordings per exercise and distractor (default 20, quick 4)")
     ap.add_argument("--jobs", type=int, default=2, help="processes for scoring (default 2)")
     ap.add_argument("--reference", metavar="DIR", default=SHARED,
                     help="real reference recordings (default ../shared/reference beside the "
                     "repository; skipped when absent)")
+    ap.add_argument("--rev", metavar="REV",
+                    help="measure host/ as committed at this git revision (e.g. HEAD) instead "
+                    "of the work tree")
     ap.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
     args = ap.parse_args(argv)
     if args.per_exercise is None:
-        args.per_exercise = 4 if args.quick else 12
+        args.per_exercise = 4 if args.quick else 20
     if args.per_exercise < 1:
         ap.error("--per-exercise must be at least 1")
     args.repeat = 1 if args.quick else 3
     args.py = ".venv/bin/python"
+    args.cmd = "%s benchmarks/bench_detector.py%s%s" % (
+        args.py, " --quick" if args.quick else "", " --rev %s" % args.rev if args.rev else "")
     only = SECTIONS
     if args.only:
         only = tuple(s.strip() for s in args.only.split(",") if s.strip())
@@ -751,6 +811,9 @@ def main(argv=None):
     out = args.out or ("-" if args.quick else os.path.join(ROOT, "BENCHMARKS.md"))
 
     env = environment()
+    for f in core_files():
+        with open(f) as fh:
+            CORE_SNAPSHOT[os.path.basename(f)] = fh.read()
     blocks, data = {}, {"env": env}
     steps = (("accuracy", bench_accuracy), ("real", bench_real), ("bundled", bench_bundled),
              ("cost", bench_cost))
@@ -763,6 +826,11 @@ def main(argv=None):
         blocks[name], data[name] = fn(args, env)
         sys.stderr.write("%s: %.0f s\n" % (name, time.time() - t0))
     sys.stderr.write("total: %.0f s\n" % (time.time() - t_all))
+    if REV:
+        shutil.rmtree(_REV_DIR, ignore_errors=True)
+    elif core_digest() != env["core_sha256"]:
+        sys.stderr.write("warning: host/hipflex/core changed on disk during the run; the figures "
+                         "are for the version read at start (sha256 %s)\n" % env["core_sha256"])
 
     if args.json:
         with open(args.json, "w") as f:

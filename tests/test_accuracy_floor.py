@@ -32,19 +32,20 @@ EXERCISES = ("standing_march", "standing_knee_hold", "supine_march", "seated_leg
              "lying_leg_raise", "mountain_climber", "lunge", "side_lying_hold")
 DISTRACTORS = ("walking", "transitions")
 
-# Floors for the simulated corpus (18 recordings). Measured at the time of
-# writing: exact 10/18 (56%), within +-1 12/18 (67%), F1 0.93, distractors
-# 7.8 false reps/min (walking is most of it).
-MIN_EXACT = 0.44          # at least 8 of 18 recordings counted exactly
-MIN_WITHIN1 = 0.55        # at least 10 of 18 within +-1
-MIN_F1 = 0.83
-MAX_FALSE_PER_MIN = 11.0  # a ceiling: false reps per minute on the two distractors
+# Floors for the simulated corpus (18 recordings). Measured with the core of
+# commit 16c8e14: exact 15/18 (83%), within +-1 16/18 (89%), F1 0.98,
+# distractors 1.2 false reps/min (4 reps in 3.4 min, all in transitions).
+MIN_EXACT = 0.72          # at least 13 of 18 recordings counted exactly
+MIN_WITHIN1 = 0.77        # at least 14 of 18 within +-1
+MIN_F1 = 0.88
+MAX_FALSE_PER_MIN = 2.0   # a ceiling: false reps per minute on the two distractors
 
-# Floors for the real reference recordings (exact counts with ``auto``).
-# Measured at the time of writing: real/ 4 of 5; realpt correct + fast 2 of 6;
-# the realpt distractor (seated knee extension) 0 reps.
-MIN_REAL_EXACT = 3        # of the 5 files in real/
-MIN_REALPT_EXACT = 1      # of the 6 correct + fast files in realpt/
+# Floors for the real reference recordings, profile ``auto``. Measured with
+# the core of commit 16c8e14: real/ 4 of 5 exact (walk_passes_right counts
+# 4); realpt correct + fast: 1 of 6 exact, total count error 15 (8, 8, 8, 10,
+# 8, 3 of 10 each); the realpt distractor (seated knee extension) 0 reps.
+MIN_REAL_EXACT = 3            # of the 5 files in real/
+MAX_REALPT_COUNT_ERROR = 20   # sum of |counted - 10| over the 6 correct + fast files
 MAX_REALPT_DISTRACTOR = 2
 
 
@@ -115,9 +116,9 @@ def test_realpt_floor():
     dis = _counts("realpt", lambda n: "distractor" in n)
     if not got:
         pytest.skip("no recordings in ../shared/reference/realpt")
-    exact = sum(1 for c, t in got.values() if c == t)
-    assert exact >= MIN_REALPT_EXACT, "realpt correct+fast: %d of %d exact (floor %d): %s" % (
-        exact, len(got), MIN_REALPT_EXACT, got)
+    err = sum(abs(c - t) for c, t in got.values())
+    assert err <= MAX_REALPT_COUNT_ERROR, "realpt correct+fast: count error %d > %d: %s" % (
+        err, MAX_REALPT_COUNT_ERROR, got)
     for name, (c, _) in dis.items():
         assert c <= MAX_REALPT_DISTRACTOR, "%s: %d reps (ceiling %d)" % (
             name, c, MAX_REALPT_DISTRACTOR)
