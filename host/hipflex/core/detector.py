@@ -53,6 +53,8 @@ CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
 SWING_FLOOR_DEG = 8.0
+HOLD_WIN = 8          # ticks (about 0.3 s) over which hold stillness is judged
+LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
 WALK_MS = 2500        # after a stride, excursions this soon are walking too
 PATH_STEP_DEG = 2.0   # resolution of the tilt path (deg)
@@ -144,12 +146,14 @@ class _Trip:
         self.ext = base
         self.rising = True
         self.run_start = None
+        self.run_end = t
         self.run_min = 0.0
         self.best_run = 0
         self.best_min = 0.0
 
-    def step(self, t, dtm, ang, tilt, spd, det):
-        """Follow the excursion angle ``ang`` (deg) one tick."""
+    def step(self, t, dtm, ang, tilt, arate, det):
+        """Follow the excursion angle ``ang`` (deg) one tick; ``arate``
+        (deg/s) is how fast it has been changing lately."""
         if ang > self.peak:
             self.peak = ang
             self.peak_ms = t
@@ -178,14 +182,20 @@ class _Trip:
         if d > PATH_STEP_DEG or d < -PATH_STEP_DEG:
             self.tilt_path += d if d > 0.0 else -d
             self.tilt_last = tilt
+        # hold: from the first to the last still moment of the time spent
+        # near the top (a twitch in a long hold does not cut it in two)
         floor = self.base + det._holdf * (self.peak - self.base)
-        if spd < det._hold and ang >= floor:
-            if self.run_start is None:
-                self.run_start = t - dtm
+        if ang >= floor:
+            live = 0
+            if arate < det._hold:
+                if self.run_start is None:
+                    self.run_start = t - dtm
+                    self.run_min = ang
+                self.run_end = t
+                live = t - self.run_start
+            if self.run_start is not None and ang < self.run_min:
                 self.run_min = ang
-            elif ang < self.run_min:
-                self.run_min = ang
-            return t - self.run_start
+            return live
         self.close_run(t, floor)
         return 0
 
@@ -194,15 +204,18 @@ class _Trip:
         if rs is None:
             return
         self.run_start = None
-        run = t - rs
+        run = self.run_end - rs
         if (run > self.best_run and self.run_min >= floor) or self.best_min < floor:
             self.best_run = run
             self.best_min = self.run_min
 
-    def hold(self, t, holdf):
-        floor = self.base + holdf * (self.peak - self.base)
+    def hold(self, t, det):
+        """Hold (ms) of the finished excursion (``t``: its end)."""
+        floor = self.base + det._holdf * (self.peak - self.base)
         self.close_run(t, floor)
-        return self.best_run if self.best_min >= floor else 0
+        if self.best_min < floor:
+            return 0
+        return self.best_run
 
     def rom(self):
         rom = self.peak - self.base
@@ -257,6 +270,9 @@ class Detector:
         self._acc_ms = 0
         self._state = _WAIT
         self._wait_ms = 0
+        self._rpose = [0.0, 0.0, 1.0, 0.0] * HOLD_WIN
+        self._rt = [-10000] * HOLD_WIN
+        self._ri = 0
         self._ang = 0.0
         self._still_ms = 0
         self._rest = [0.0, 0.0, 1.0, 0.0]
@@ -379,6 +395,30 @@ class Detector:
         ang = self._ang + (raw - self._ang) * k
         self._ang = ang
         self.angle_deg = ang
+        # how far the thigh turned over the last HOLD_WIN ticks (deg/s): a box
+        # window lags a stop and a start alike, so a hold's length is not
+        # skewed the way an exponential average would skew it
+        i = self._ri
+        rp = self._rpose
+        j = 4 * i
+        dx = w - rp[j]
+        dy = x - rp[j + 1]
+        dz = y - rp[j + 2]
+        dp = z - rp[j + 3]
+        if dp > math.pi:
+            dp -= 2.0 * math.pi
+        elif dp < -math.pi:
+            dp += 2.0 * math.pi
+        dt_win = t - self._rt[i]
+        rp[j] = w
+        rp[j + 1] = x
+        rp[j + 2] = y
+        rp[j + 3] = z
+        self._rt[i] = t
+        self._ri = (i + 1) % HOLD_WIN
+        arate = 0.0
+        if dt_win > 0:
+            arate = math.sqrt(dx * dx + dy * dy + dz * dz + dp * dp) * RAD2DEG * 1000.0 / dt_win
         ux = w - r[0]
         uy = x - r[1]
         uz = y - r[2]
@@ -409,13 +449,14 @@ class Detector:
                 self._creep(dtm, w, x, y, z)
                 if ang <= self._base:
                     self._base = ang
-                    self._base_ms = t
+                if ang <= self._base + LEAVE_DEG:
+                    self._base_ms = t     # the last moment at the baseline
             if ang >= self._base + self._entry:
                 self._state = _OUT
                 self.in_rep = True
                 a = self._a
                 a.clear(self._base_ms, self._base)
-                a.step(t, dtm, ang, tilt, spd, self)
+                a.step(t, dtm, ang, tilt, arate, self)
                 a.peak_u = (ux, uy, uz)
                 self._near_ms = 0
                 self._c0.live = self._c1.live = False
@@ -427,7 +468,7 @@ class Detector:
         # ---- _OUT: an excursion from rest is under way
         a = self._a
         pk = a.peak
-        h = a.step(t, dtm, ang, tilt, spd, self)
+        h = a.step(t, dtm, ang, tilt, arate, self)
         if a.peak > pk:
             a.peak_u = (ux, uy, uz)
         exit_a = a.base + self._exit * (a.peak - a.base)
@@ -462,13 +503,13 @@ class Detector:
                         bang = 0.0
                     c.clear(t, 0.0)
                     continue
-                hc = c.step(t, dtm, bang, tilt, spd, self)
+                hc = c.step(t, dtm, bang, tilt, arate, self)
                 if hc > h:
                     h = hc
                 if c.peak >= self._entry and bang < self._exit * c.peak:
                     # a round trip from this pose without dwelling at rest:
                     # the posture changed, this pose is the rest now
-                    rep = (c.start, c.peak_ms, c.rom(), t, c.hold(t, self._holdf), None)
+                    rep = (c.start, c.peak_ms, c.rom(), t, c.hold(t, self), None)
                     self._posture(t, c.pose, None)
                     return self._judge(rep, out)
             self.holding = h > 0 or self._still_ms >= SETTLE_MS
@@ -551,7 +592,7 @@ class Detector:
     def _finish(self, t, ang, out):
         """The excursion came back toward rest: judge it as a rep."""
         a = self._a
-        rep = (a.start, a.peak_ms, a.rom(), t, a.hold(t, self._holdf), a.peak_u)
+        rep = (a.start, a.peak_ms, a.rom(), t, a.hold(t, self), a.peak_u)
         self._state = _REST
         self.in_rep = False
         self.holding = False

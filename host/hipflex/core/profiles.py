@@ -32,7 +32,7 @@ DEFAULTS = {
     "min_rep_ms": 300,
     "max_hold_ms": 60000,
     "still_dps": 4,
-    "hold_dps": 12,
+    "hold_dps": 3,
     "hold_pct": 75,
     "swing_pct": 35,
     "target_hold_ms": 0,
@@ -53,7 +53,7 @@ _OVERRIDES = {
     "bridge_march": {"min_rom_deg": 15},
     # seated, straight leg lifted a few inches: 5-10 deg, 2-3 s holds
     "seated_leg_lift": {"min_rom_deg": 3, "entry_deg": 2, "rel_pct": 50,
-                        "still_dps": 2, "hold_dps": 6,
+                        "still_dps": 2, "hold_dps": 3,
                         "target_hold_ms": 2000},
     # hanging from a bar, legs raised 70-110 deg; the body swings
     "hanging_leg_raise": {"min_rom_deg": 30, "entry_deg": 12},
