@@ -87,8 +87,20 @@ class FirmwareOnPty:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._rx = P.LineReassembler()
+        self.fed = []                 # every sample the firmware gave its detector
+        self._tap()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+
+    def _tap(self):
+        det = self.board.app.det
+        real = det.update
+        fed = self.fed
+
+        def update(*smp):
+            fed.append(smp)
+            return real(*smp)
+        det.update = update
 
     @property
     def app(self):
@@ -295,6 +307,14 @@ def devices():
         d.stop()
 
 
+def stored_reps(db):
+    """Reps stored so far (0 while the sync process is still creating the file)."""
+    try:
+        return db_rows(db, "SELECT COUNT(*) FROM reps")[0][0] if os.path.exists(db) else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
 def rep_rows(db):
     return db_rows(db, "SELECT r.seq, r.t_ms, r.start_ms, r.peak_ms, r.rom_deg, r.hold_ms, "
                        "r.exercise, r.set_no, r.n FROM reps r ORDER BY r.boot, r.seq")
@@ -329,9 +349,18 @@ def test_end_to_end_stored_reps_match_analyze(rec, port, tmp_path, devices):
     assert rep_rows(db) == rows_from_lines(lines)
     assert db_rows(db, "SELECT COUNT(*) FROM gaps") == [(0,)]
     assert_consistent(db)
-    # Same reps as hipflex analyze finds on the recording (the board reads the
-    # samples through the emulated sensor: 16-bit quantisation and its own
-    # sample clock, so times agree to a few samples and ROM to a degree).
+    # Same reps as hipflex analyze finds on the recording. Exactly, on the
+    # samples as the board's sensor delivered them (16-bit quantised, on the
+    # board's sample clock), saved in the recording format:
+    fed = dev.call(lambda d: list(d.fed))
+    seen = str(tmp_path / "as_sampled.csv")
+    recording.write(seen, [s[0] / 1000.0 for s in fed], [s[1:4] for s in fed],
+                    [s[4:7] for s in fed], decimals=12)
+    exact = run_detector(recording.read(seen), profiles.get(EXERCISE))
+    assert [(r.end_ms, r.start_ms, r.peak_ms, round(r.rom_deg, 1), r.hold_ms) for r in exact] \
+        == [(t, start, peak, rom, hold) for _, t, start, peak, rom, hold, _, _, _ in rep_rows(db)]
+    # ...and the same count as on the source recording, with times within a
+    # few samples (tolerances as in the firmware's comparison with the host).
     want = run_detector(rec, profiles.get(EXERCISE))
     got = rep_rows(db)
     assert len(got) == len(want) > 3
@@ -339,10 +368,9 @@ def test_end_to_end_stored_reps_match_analyze(rec, port, tmp_path, devices):
     for row, r in zip(got, want):
         seq, t, start, peak, rom, hold, ex, set_no, n = row
         assert ex == EXERCISE and set_no == 1
-        assert abs(t - (r.end_ms - t0)) <= 40, (row, r)
-        assert abs(start - (r.start_ms - t0)) <= 40, (row, r)
-        assert abs(rom - r.rom_deg) <= 1.0, (row, r)
-        assert abs(hold - r.hold_ms) <= 60, (row, r)
+        assert abs(t - (r.end_ms - t0)) <= 45, (row, r)
+        assert abs(start - (r.start_ms - t0)) <= 135, (row, r)
+        assert abs(rom - r.rom_deg) <= 5.0, (row, r)
     assert [row[8] for row in got] == list(range(1, len(got) + 1))
     # The status reports were kept.
     assert db_rows(db, "SELECT COUNT(*) > 0, MIN(buffer_cap) FROM status") == [(1, 256)]
@@ -357,9 +385,9 @@ def test_link_dropped_mid_set_and_reconnected(rec, port, tmp_path, devices):
     try:
         # Wait for the third rep to be stored, then pull the cable while the
         # set goes on (reps 4..6 happen with nobody listening).
-        wait_for(lambda: len(rep_rows(db)) >= 3 if os.path.exists(db) else False, 20, "3 reps")
+        wait_for(lambda: stored_reps(db) >= 3, 20, "3 reps")
         dev.call(FirmwareOnPty.link_down)
-        n_down = len(rep_rows(db))
+        n_down = stored_reps(db)
         wait_for(lambda: dev.call(lambda d: d.app.det.count) >= n_down + 2, 20, "reps offline")
         dev.call(FirmwareOnPty.link_up)
         end_ms = int(rec.t[-1] * 1000) + 1500
