@@ -123,3 +123,14 @@ def test_report_bad_input(db, tmp_path, capsys):
     Store(empty).close()
     assert cli.main(["report", "--db", empty, "-o", str(tmp_path / "r.png")]) == 2
     assert "nothing to report" in capsys.readouterr().err
+
+
+def test_default_database_is_in_the_user_data_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert cli.main(["history"]) == 2
+    want = str(tmp_path / "data" / "hipflex" / "hipflex.sqlite3")
+    assert "no sync database at %s" % want in capsys.readouterr().err
+    with Store() as s:                       # what sync creates without --db
+        assert s.path == want
+    assert cli.main(["history"]) == 0
+    assert "No reps stored" in capsys.readouterr().out

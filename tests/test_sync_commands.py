@@ -1,7 +1,6 @@
 """record and config push against the firmware App over a real pty, and the
 protocol's refusal of unauthenticated or replayed setting changes."""
 
-import os
 import re
 import subprocess
 import sys
