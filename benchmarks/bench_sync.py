@@ -219,7 +219,8 @@ its USB data port bridged to a pseudo-terminal; host end: the sync session behin
 | same, board clock x50 (host side is the limit) | {rpf['total_s'] * 1000:.0f} ms ({rpf['events_per_s']:.0f} events/s; replay stream {rpf['replay_s'] * 1000:.0f} ms) | - |
 | `hipflex history` on one year of daily sessions ({hist['reps']} reps, {hist['day_rows']} day x exercise rows), whole command | **{hist['cli_s']:.2f} s** (start-up alone, `hipflex --version`: {hist['startup_s']:.2f} s; query + table text in-process: {hist['inproc_s'] * 1000:.0f} ms) | <= 0.5 s |
 
-Notes: the firmware replays 4 events per main-loop pass, so with its clock at real
+Notes: latency runs from the firmware's rep hook (`App._on_rep`, where the detector hands
+over a finished rep) to the callback after the host's commit. The firmware replays 4 events per main-loop pass, so with its clock at real
 time the replay is paced by the board (about 1 ms per pass in emulation; a real board's
 pass is longer while it samples), not by the link or the database. The year database is
 365 days x 3 exercises x 3 sets x 12 reps; building it through `Store.ingest` took
