@@ -15,9 +15,11 @@ detector uses it (MicroPython-safe: ``math`` only, no allocation per step):
   steady: gyro and accelerometer readings both constant, whatever the pose.
 * **gyro scale** ``scale``: between two quasi-static poses, the turn of
   gravity predicted by the gyro alone is compared with the turn the
-  accelerometer measured; a gyro that keeps over- or under-reading (a poor
-  scale factor, a wrong unit, a resampled stream) is corrected, within
-  ``SCALE_MIN..SCALE_MAX``. A datasheet-accurate gyro stays near 1.
+  accelerometer measured; when the median of the last ``CAL_N`` movements
+  says the gyro over- or under-reads by more than ``CAL_TOL`` (a full-scale
+  setting read with the wrong sensitivity, a wrong unit, a resampled
+  stream), the scale is corrected, within ``SCALE_MIN..SCALE_MAX``. A gyro
+  within its datasheet tolerance stays at exactly 1.
 
 Units: angular rate rad/s, angle increments rad, acceleration m/s^2, time s.
 """
@@ -39,7 +41,9 @@ TRUST_BAND = 0.15
 # poses that turn gravity by more than CAL_MIN_RAD (8 deg) compare the turn
 # the gyro alone predicts with the one the accelerometer measured.
 CAL_MIN_RAD = 0.14
-SCALE_MIN = 0.25
+CAL_N = 5             # movements that vote on the scale (median)
+CAL_TOL = 1.2         # closer to 1 than this, the datasheet scale is kept
+SCALE_MIN = 0.2
 SCALE_MAX = 1.5
 
 
@@ -72,6 +76,9 @@ class Attitude:
         self._quiet_s = 0.0
         self._moved = False
         self._anorm = 0.0
+        self._cal = [1.0] * CAL_N
+        self._cal_i = 0
+        self._cal_n = 0
         self.ready = False
 
     def init_from_accel(self, ax, ay, az):
@@ -194,11 +201,22 @@ class Attitude:
             self._moved = False
             acc = _angle(r[0], r[1], r[2], mx, my, mz)
             gyr = _angle(r[0], r[1], r[2], self._fx, self._fy, self._fz)
-            if acc > CAL_MIN_RAD and gyr > 0.5 * CAL_MIN_RAD:
-                q = acc / gyr
-                q = 0.5 if q < 0.5 else (2.0 if q > 2.0 else q)
-                sc = self.scale * math.sqrt(q)
-                self.scale = SCALE_MIN if sc < SCALE_MIN else (SCALE_MAX if sc > SCALE_MAX else sc)
+            if acc > CAL_MIN_RAD and gyr > CAL_MIN_RAD:
+                # the scale this movement asks for (the gyro here was already
+                # scaled by self.scale); the last CAL_N of them vote (median)
+                q = self.scale * acc / gyr
+                cal = self._cal
+                cal[self._cal_i] = q
+                self._cal_i = (self._cal_i + 1) % CAL_N
+                if self._cal_n < CAL_N:
+                    self._cal_n += 1
+                if self._cal_n >= 3:
+                    v = sorted(cal[:self._cal_n])[self._cal_n // 2]
+                    # a gyro within its datasheet tolerance stays at 1
+                    if v < 1.0 / CAL_TOL or v > CAL_TOL:
+                        self.scale = SCALE_MIN if v < SCALE_MIN else (SCALE_MAX if v > SCALE_MAX else v)
+                    else:
+                        self.scale = 1.0
         r[0], r[1], r[2] = mx, my, mz
         self._fx, self._fy, self._fz = mx, my, mz
 

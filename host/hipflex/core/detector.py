@@ -45,14 +45,15 @@ import math
 from hipflex.core import profiles
 from hipflex.core.attitude import Attitude
 
-TICK_MS = 30          # detector step; samples are accumulated in between
+TICK_MS = 40          # detector step (a fixed time grid); samples are integrated into it
 GAP_MS = 1000         # longer gaps are not integrated (stream stalled)
 WAIT_MS = 2000        # longest wait for a first still moment
 SETTLE_MS = 300       # stillness that makes a pose 'dwelt in'
 CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
-SWING_FLOOR_DEG = 8.0
+SWING_FLOOR_DEG = 6.0
+HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
 HOLD_WIN = 8          # ticks (about 0.3 s) over which hold stillness is judged
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
@@ -62,7 +63,7 @@ REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
 CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
-ANGLE_MS = 40        # time constant of the excursion angle smoothing
+ANGLE_MS = 1        # time constant of the excursion angle smoothing
 SMOOTH_MS = 250       # time constant of the rate smoothing for stillness
 RAD2DEG = 57.29577951308232
 
@@ -184,7 +185,7 @@ class _Trip:
             self.tilt_last = tilt
         # hold: from the first to the last still moment of the time spent
         # near the top (a twitch in a long hold does not cut it in two)
-        floor = self.base + det._holdf * (self.peak - self.base)
+        floor = self.hold_floor(det._holdf)
         if ang >= floor:
             live = 0
             if arate < det._hold:
@@ -199,6 +200,13 @@ class _Trip:
         self.close_run(t, floor)
         return 0
 
+    def hold_floor(self, holdf):
+        """A hold stays above this (deg): ``holdf`` of the rise, and never
+        closer than HOLD_BAND_DEG to the peak (small lifts sag too)."""
+        f = self.base + holdf * (self.peak - self.base)
+        g = self.peak - HOLD_BAND_DEG
+        return f if f < g else g
+
     def close_run(self, t, floor):
         rs = self.run_start
         if rs is None:
@@ -211,7 +219,7 @@ class _Trip:
 
     def hold(self, t, det):
         """Hold (ms) of the finished excursion (``t``: its end)."""
-        floor = self.base + det._holdf * (self.peak - self.base)
+        floor = self.hold_floor(det._holdf)
         self.close_run(t, floor)
         if self.best_min < floor:
             return 0
@@ -266,7 +274,7 @@ class Detector:
         self._fx = self._fy = self._fz = 0.0
         self._rx = self._ry = self._rz = 0.0
         self._sax = self._say = self._saz = 0.0
-        self._n = 0
+        self._next = 0
         self._acc_ms = 0
         self._state = _WAIT
         self._wait_ms = 0
@@ -288,14 +296,12 @@ class Detector:
         self._base_ms = 0
         self._near_ms = 0
         # deepest point between excursions (for the gait test)
-        self._gap_deg = 0.0
-        self._gap_ms = -100000
-        self._gap_u = (0.0, 0.0, 0.0)
+        # the last two excursions (any), for the gait test
+        self._x1_end = self._x2_end = self._x1_start = -100000
+        self._x1_u = self._x2_u = (0.0, 0.0, 0.0)
         self._pend = None
         self._walk_until = -WALK_MS
-        self._stride_ms = -WALK_MS
-        self._pend_u = (0.0, 0.0, 0.0)
-        self._pend_opp = 0.0
+        self._pend_swing = 0
 
     def _load(self):
         p = self.params
@@ -317,39 +323,71 @@ class Detector:
         if tp is None:
             self._t = t_ms
             self._gx, self._gy, self._gz = gx, gy, gz
+            # grid lines at whole multiples of TICK_MS: the same at any rate
+            self._next = (t_ms // TICK_MS + 1) * TICK_MS
             self.att.init_from_accel(ax, ay, az)
             return None
         dt = t_ms - tp
         if dt <= 0:
             return None
         self._t = t_ms
-        if dt <= GAP_MS:
-            h = dt * 0.0005
-            self._rx += (gx + self._gx) * h
-            self._ry += (gy + self._gy) * h
-            self._rz += (gz + self._gz) * h
+        out = None
+        if dt > GAP_MS:
+            # the stream stalled: nothing to integrate, restart the grid
+            self._next = (t_ms // TICK_MS + 1) * TICK_MS
+            self._span(tp, t_ms, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, ax, ay, az, 0)
+        else:
+            # the detector steps on a fixed TICK_MS grid whatever the sample
+            # rate: a sample interval that crosses a grid line is split there
+            # (gyro linear between samples, accelerometer held)
+            g0x, g0y, g0z = self._gx, self._gy, self._gz
+            a = tp
+            nxt = self._next
+            while nxt <= t_ms:
+                f = (nxt - tp) / dt
+                self._span(a, nxt, g0x, g0y, g0z, gx, gy, gz, ax, ay, az,
+                           (a - tp) / dt, f)
+                r = self._tick(nxt)
+                if r is not None:
+                    out = r
+                a = nxt
+                nxt += TICK_MS
+            self._next = nxt
+            self._span(a, t_ms, g0x, g0y, g0z, gx, gy, gz, ax, ay, az, (a - tp) / dt, 1.0)
         self._gx = gx
         self._gy = gy
         self._gz = gz
-        self._sax += ax
-        self._say += ay
-        self._saz += az
-        self._n += 1
-        self._acc_ms += dt
-        if self._acc_ms >= TICK_MS:
-            return self._tick(t_ms)
-        return None
+        return out
+
+    def _span(self, a, b, g0x, g0y, g0z, gx, gy, gz, ax, ay, az, fa, fb=None):
+        """Add the part [a, b] (ms) of a sample interval: the gyro rate runs
+        linearly from (g0) to (g) over the interval (fractions fa..fb)."""
+        w = b - a
+        if w <= 0:
+            return
+        if fb is not None:
+            h = w * 0.0005
+            s0 = 1.0 - fa
+            s1 = 1.0 - fb
+            self._rx += (g0x * s0 + gx * fa + g0x * s1 + gx * fb) * h
+            self._ry += (g0y * s0 + gy * fa + g0y * s1 + gy * fb) * h
+            self._rz += (g0z * s0 + gz * fa + g0z * s1 + gz * fb) * h
+        self._sax += ax * w
+        self._say += ay * w
+        self._saz += az * w
+        self._acc_ms += w
 
     # ------------------------------------------------------------- internals
     def _tick(self, t):
         dtm = self._acc_ms
-        inv = 1.0 / self._n
+        if dtm <= 0:
+            return None
+        inv = 1.0 / dtm
         att = self.att
         att.step(dtm * 0.001, self._rx, self._ry, self._rz,
                  self._sax * inv, self._say * inv, self._saz * inv)
         self._rx = self._ry = self._rz = 0.0
         self._sax = self._say = self._saz = 0.0
-        self._n = 0
         self._acc_ms = 0
         # angular speed of the smoothed rate vector: tremor and jitter
         # (zero-mean) average out, a slow steady movement does not
@@ -425,18 +463,15 @@ class Detector:
         out = None
         pend = self._pend
         if pend is not None:
-            # a swing to the opposite side right after a rep: a stride
-            if self._state == _OUT:
-                # the next excursion, as far as it went to the other side
-                d = _opposite(self._pend_u, ux, uy, uz)
-                if d > self._pend_opp:
-                    self._pend_opp = d
-            if t - pend.end_ms >= GAIT_MS and not (
-                    st == _OUT and self._a.start - pend.end_ms < POST_MS
-                    and t - pend.end_ms < POST_MS + CANDIDATE_MS):
-                # (an excursion that began right after the rep is awaited:
-                # if it settles in a new pose, the rep was a step of a
-                # posture change, like crouching on the way to the floor)
+            # a held rep is counted GAIT_MS after it (or after the swing back
+            # that followed it) unless a stride pattern turned up; an
+            # excursion that began right after it is awaited too: if it
+            # settles in a new pose, the rep was a step of a posture change
+            # (crouching on the way to the floor)
+            since = self._pend_swing if self._pend_swing > pend.end_ms else pend.end_ms
+            if t - since >= GAIT_MS and not (
+                    st == _OUT and self._a.start - since < POST_MS
+                    and t - since < POST_MS + CANDIDATE_MS):
                 out = self._release()
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
@@ -586,7 +621,6 @@ class Detector:
         self._typ_i = 0
         self._base = 0.0
         self._base_ms = t
-        self._gap_deg = 0.0
         self._c0.live = self._c1.live = False
 
     def _finish(self, t, ang, out):
@@ -609,30 +643,30 @@ class Detector:
         start, peak_ms, rom, end, hold, u = rep
         if self.log is not None:
             self.log(end, "excursion", rom)
-        # gait: a swing to the opposite side just before the rep
-        gap = self._gap_deg
-        gap_ms = self._gap_ms
-        gu = self._gap_u
-        # this excursion is the swing before whatever comes next
-        self._gap_deg = rom
-        self._gap_ms = end
-        self._gap_u = u if u is not None else (0.0, 0.0, 0.0)
-        if u is not None and start - gap_ms < GAIT_MS and gap > 0.0:
-            opp = _opposite(u, gu[0], gu[1], gu[2])
-            big = rom if rom > opp else opp
-            if opp >= self._swing_lim(big) and rom >= self._swing_lim(big):
-                # a swing to each side of the rest pose, one after the
-                # other: a stride; the one before was part of it too
-                self._stride(end)
-                pend = self._pend
-                if pend is not None and pend.end_ms == gap_ms:
-                    self._pend = None
-                    self._reject(end, "stride", pend.rom_deg, None)
-                return self._reject(end, "stride", rom, out)
+        # gait: walking swings the thigh forward, back through the rest pose
+        # and forward again, each swing right after the other
+        e1, u1, s1, e2, u2 = self._x1_end, self._x1_u, self._x1_start, self._x2_end, self._x2_u
+        self._x2_end, self._x2_u = e1, u1
+        self._x1_end, self._x1_start = end, start
+        self._x1_u = u if u is not None else (0.0, 0.0, 0.0)
         if start < self._walk_until:
             # strides a moment ago: still walking (turning, changing pace)
             self._walk_until = end + WALK_MS
             return self._reject(end, "walking", rom, out)
+        if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u, rom):
+            if s1 - e2 < GAIT_MS and not self._opposed(u2, u, rom):
+                # forward, back, forward: walking; the first swing, held
+                # back as a rep, was a stride too
+                self._walk_until = end + WALK_MS
+                pend = self._pend
+                if pend is not None and pend.end_ms == e2:
+                    self._pend = None
+                    self._reject(end, "stride", pend.rom_deg, None)
+                return self._reject(end, "walking", rom, out)
+            pend = self._pend
+            if pend is not None and pend.end_ms == e1:
+                self._pend_swing = end     # the held rep swung back: wait on
+            return self._reject(end, "swing back", rom, out)
         if rom < self._min_rom or end - start < self._min_rep:
             return self._reject(end, "small or short", rom, out)
         # relative to the set: the last excursions that were big enough
@@ -654,24 +688,26 @@ class Detector:
         if self._pend is not None:
             out = self._release()     # its wait is cut short by this rep
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
-        self._pend_u = u if u is not None else (0.0, 0.0, 0.0)
-        self._pend_opp = 0.0
+        self._pend_swing = end
         return out
 
-    def _stride(self, t):
-        """A stride was seen: two in a row within ``WALK_MS`` is walking."""
-        if t - self._stride_ms < WALK_MS:
-            self._walk_until = t + WALK_MS
-        self._stride_ms = t
+    def _opposed(self, u1, u, rom):
+        """Whether displacement ``u`` lies on the other side of the rest pose
+        from ``u1`` by at least ``swing_pct`` % of the larger swing."""
+        n1 = math.sqrt(u1[0] * u1[0] + u1[1] * u1[1] + u1[2] * u1[2])
+        n = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+        if n1 < 1e-6 or n < 1e-6:
+            return False
+        c = -(u1[0] * u[0] + u1[1] * u[1] + u1[2] * u[2])
+        big = n1 if n1 > n else n
+        lim = self._swing_lim(big * RAD2DEG)
+        # each side must have swung that far along the line of the other
+        return c / n1 * RAD2DEG >= lim and c / n * RAD2DEG >= lim
 
     def _release(self):
         """The held-back rep passed the stride test (or not): count it."""
         rep = self._pend
         self._pend = None
-        rom = rep.rom_deg
-        if self._pend_opp >= self._swing_lim(rom):
-            self._stride(rep.end_ms)
-            return self._reject(rep.end_ms, "stride", rom, None)
         self.count += 1
         rep.index = self.count
         self._last_rep_ms = rep.end_ms

@@ -34,7 +34,7 @@ DEFAULTS = {
     "still_dps": 4,
     "hold_dps": 3,
     "hold_pct": 75,
-    "swing_pct": 35,
+    "swing_pct": 25,
     "target_hold_ms": 0,
     "gain_mhz": 3000,
 }
