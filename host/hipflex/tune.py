@@ -83,20 +83,21 @@ class TickRecorder(Detector):
         super().__init__(params)
         self.ticks = []
 
-    def decide(self, t, dtm, w, x, y, z, spd):
-        self.ticks.append((t, dtm, w, x, y, z, spd))
-        return super().decide(t, dtm, w, x, y, z, spd)
+    def decide(self, t, dtm, w, x, y, z, spd, scale=1.0):
+        self.ticks.append((t, dtm, w, x, y, z, spd, scale))
+        return super().decide(t, dtm, w, x, y, z, spd, scale)
 
 
 class Ticks:
     """One recording's tick stream for one filter gain: ``t``, ``dtm``
-    (int64 ms) and ``f`` (n x 5 float64: the pose w, x, y, z and the smoothed
-    speed), exactly the values the core passed to ``decide()``."""
+    (int64 ms) and ``f`` (n x 6 float64: the pose w, x, y, z, the smoothed
+    speed and the gyro scale), exactly the values the core passed to
+    ``decide()``."""
 
     def __init__(self, t, dtm, f):
         self.t = np.asarray(t, dtype=np.int64)
         self.dtm = np.asarray(dtm, dtype=np.int64)
-        self.f = np.asarray(f, dtype=np.float64).reshape(-1, 5)
+        self.f = np.asarray(f, dtype=np.float64).reshape(-1, 6)
         self._rows = None
 
     def __len__(self):
@@ -108,7 +109,7 @@ class Ticks:
             f = self.f
             self._rows = list(zip(self.t.tolist(), self.dtm.tolist(), f[:, 0].tolist(),
                                   f[:, 1].tolist(), f[:, 2].tolist(), f[:, 3].tolist(),
-                                  f[:, 4].tolist()))
+                                  f[:, 4].tolist(), f[:, 5].tolist()))
         return self._rows
 
 
@@ -123,9 +124,9 @@ def attitude_ticks(rec, gain_mhz, params=None):
         upd(*s)
     tk = det.ticks
     if not tk:
-        return Ticks([], [], np.zeros((0, 5)))
+        return Ticks([], [], np.zeros((0, 6)))
     a = np.array(tk, dtype=np.float64)
-    return Ticks([r[0] for r in tk], [r[1] for r in tk], a[:, 2:7])
+    return Ticks([r[0] for r in tk], [r[1] for r in tk], a[:, 2:8])
 
 
 def replay(ticks, params):

@@ -291,6 +291,7 @@ class Detector:
         self._typ = [0.0, 0.0, 0.0, 0.0, 0.0]
         self._typ_n = 0
         self._typ_i = 0
+        self._scale = 1.0
         self._last_rep_ms = None
         self._base = 0.0
         self._base_ms = 0
@@ -396,14 +397,20 @@ class Detector:
         self._fy += (att.wy - self._fy) * k
         self._fz += (att.wz - self._fz) * k
         spd = math.sqrt(self._fx * self._fx + self._fy * self._fy + self._fz * self._fz)
-        return self.decide(t, dtm, att.gx, att.gy, att.gz, att.psi, spd * RAD2DEG)
+        return self.decide(t, dtm, att.gx, att.gy, att.gz, att.psi, spd * RAD2DEG, att.scale)
 
-    def decide(self, t, dtm, w, x, y, z, spd):
+    def decide(self, t, dtm, w, x, y, z, spd, scale=1.0):
         """One detector step from the attitude stage's output: time ``t`` (ms),
         tick length ``dtm`` (ms), pose (gravity direction ``w, x, y`` in the
         sensor frame and heading ``z`` in rad), smoothed angular speed
-        (deg/s). Depends on the thresholds only, so tuning can replay a
-        recorded attitude stream through it."""
+        (deg/s) and the gyro scale in force. Depends on the thresholds only,
+        so tuning can replay a recorded attitude stream through it."""
+        if scale != self._scale:
+            # the gyro was recalibrated: ranges measured before are not
+            # comparable with what comes next
+            self._scale = scale
+            self._typ_n = 0
+            self._typ_i = 0
         self.speed_dps = spd
         p = self._pose
         p[0] = w
