@@ -46,19 +46,27 @@ def run_detector(rec, params=None):
     return reps
 
 
+class _Tracer(Detector):
+    """A Detector that keeps, for plots, the excursion at every step."""
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.ts, self.angs, self.holds = [], [], []
+
+    def decide(self, t, *args):
+        r = super().decide(t, *args)
+        self.ts.append(t / 1000.0)
+        self.angs.append(self.angle_deg)
+        self.holds.append(self.holding)
+        return r
+
+
 def trace(rec, params=None):
-    """Per-tick trace for plots: lists of (t_s, angle_deg, holding)."""
-    det = Detector(params)
-    ts, angs, holds = [], [], []
-    last = None
+    """Per-step trace for plots: lists of (t_s, angle_deg, holding)."""
+    det = _Tracer(params)
     for s in rec.samples():
         det.update(*s)
-        if det._acc_ms == 0 and s[0] != last:
-            ts.append(s[0] / 1000.0)
-            angs.append(det.angle_deg)
-            holds.append(det.holding)
-            last = s[0]
-    return ts, angs, holds
+    return det.ts, det.angs, det.holds
 
 
 def reps_to_json(reps, t0_ms=0):

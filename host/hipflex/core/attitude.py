@@ -104,38 +104,49 @@ class Attitude:
         wy = ry * inv
         wz = rz * inv
         # --- steadiness and gyro bias -------------------------------------
-        k = dt / 0.4 if dt < 0.4 else 1.0
+        k = dt * 2.5 if dt < 0.4 else 1.0          # running means, 0.4 s
         if self._fresh:
             self._fresh = False
             k = 1.0
-        self._mgx += (wx - self._mgx) * k
-        self._mgy += (wy - self._mgy) * k
-        self._mgz += (wz - self._mgz) * k
-        self._max += (ax - self._max) * k
-        self._may += (ay - self._may) * k
-        self._maz += (az - self._maz) * k
-        dg = abs(wx - self._mgx) + abs(wy - self._mgy) + abs(wz - self._mgz)
-        da = abs(ax - self._max) + abs(ay - self._may) + abs(az - self._maz)
-        if dg < STEADY_GYRO and da < STEADY_ACC:
+        mgx = self._mgx
+        mgy = self._mgy
+        mgz = self._mgz
+        mgx += (wx - mgx) * k
+        mgy += (wy - mgy) * k
+        mgz += (wz - mgz) * k
+        self._mgx = mgx
+        self._mgy = mgy
+        self._mgz = mgz
+        max_ = self._max
+        may = self._may
+        maz = self._maz
+        max_ += (ax - max_) * k
+        may += (ay - may) * k
+        maz += (az - maz) * k
+        self._max = max_
+        self._may = may
+        self._maz = maz
+        if (abs(wx - mgx) + abs(wy - mgy) + abs(wz - mgz) < STEADY_GYRO
+                and abs(ax - max_) + abs(ay - may) + abs(az - maz) < STEADY_ACC):
             self.steady_s += dt
-        else:
-            self.steady_s = 0.0
-        if self.steady_s > 0.6:
-            mx, my, mz = self._mgx, self._mgy, self._mgz
-            if abs(mx) < BIAS_LIMIT and abs(my) < BIAS_LIMIT and abs(mz) < BIAS_LIMIT:
+            if self.steady_s > 0.6 and abs(mgx) < BIAS_LIMIT and abs(mgy) < BIAS_LIMIT \
+                    and abs(mgz) < BIAS_LIMIT:
                 if self.bias_known:
                     kb = dt / 3.0
                 else:
                     kb = 1.0
                     self.bias_known = True
-                self.bx += (mx - self.bx) * kb
-                self.by += (my - self.by) * kb
-                self.bz += (mz - self.bz) * kb
+                self.bx += (mgx - self.bx) * kb
+                self.by += (mgy - self.by) * kb
+                self.bz += (mgz - self.bz) * kb
+        else:
+            self.steady_s = 0.0
         sc = self.scale
         wx = (wx - self.bx) * sc
         wy = (wy - self.by) * sc
         wz = (wz - self.bz) * sc
-        self._calibrate(dt, wx, wy, wz, ax, ay, az)
+        n = math.sqrt(ax * ax + ay * ay + az * az)
+        self._calibrate(dt, wx, wy, wz, ax, ay, az, n)
         self.wx = wx
         self.wy = wy
         self.wz = wz
@@ -152,7 +163,6 @@ class Attitude:
         ny = gy + (gz * wx - gx * wz) * dt
         nz = gz + (gx * wy - gy * wx) * dt
         # --- pull toward the accelerometer ------------------------------------
-        n = math.sqrt(ax * ax + ay * ay + az * az)
         if n > 1e-6:
             trust = 1.0 - abs(n - G) / (TRUST_BAND * G)
             if trust > 0.0:
@@ -168,20 +178,20 @@ class Attitude:
         self.gy = ny * m
         self.gz = nz * m
 
-    def _calibrate(self, dt, wx, wy, wz, ax, ay, az):
+    def _calibrate(self, dt, wx, wy, wz, ax, ay, az, n):
         """Follow gravity with the gyro alone since the last quasi-static
-        pose; at the next one, compare with the accelerometer."""
-        fx, fy, fz = self._fx, self._fy, self._fz
-        nx = fx + (fy * wz - fz * wy) * dt
-        ny = fy + (fz * wx - fx * wz) * dt
-        nz = fz + (fx * wy - fy * wx) * dt
-        m = 1.0 / math.sqrt(nx * nx + ny * ny + nz * nz)
-        self._fx, self._fy, self._fz = nx * m, ny * m, nz * m
+        pose; at the next one, compare with the accelerometer (``n``: |a|).
+        The followed vector is not renormalised: angles are taken with
+        atan2, which does not care about length."""
         w2 = wx * wx + wy * wy + wz * wz
-        if w2 > 0.25:
-            self._moved = True
+        if w2 > 1e-4:
+            fx, fy, fz = self._fx, self._fy, self._fz
+            self._fx = fx + (fy * wz - fz * wy) * dt
+            self._fy = fy + (fz * wx - fx * wz) * dt
+            self._fz = fz + (fx * wy - fy * wx) * dt
+            if w2 > 0.25:
+                self._moved = True
         mx, my, mz = ax, ay, az
-        n = math.sqrt(mx * mx + my * my + mz * mz)
         # |a| at rest as this accelerometer reads it (its scale error included)
         an = self._anorm
         if an <= 0.0:

@@ -54,16 +54,16 @@ LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
 SWING_FLOOR_DEG = 6.0
 HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
-HOLD_WIN = 8          # ticks (about 0.3 s) over which hold stillness is judged
+HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
+STRIDE_MS = 1200      # a swing this short, with no pause at the top, may be a stride
 WALK_MS = 2500        # after a stride, excursions this soon are walking too
 PATH_STEP_DEG = 2.0   # resolution of the tilt path (deg)
 REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
 CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
-ANGLE_MS = 1        # time constant of the excursion angle smoothing
 SMOOTH_MS = 250       # time constant of the rate smoothing for stillness
 RAD2DEG = 57.29577951308232
 
@@ -273,15 +273,14 @@ class Detector:
         self._gx = self._gy = self._gz = 0.0
         self._fx = self._fy = self._fz = 0.0
         self._rx = self._ry = self._rz = 0.0
-        self._sax = self._say = self._saz = 0.0
+        self._ax = self._ay = self._az = 0.0
         self._next = 0
-        self._acc_ms = 0
+        self._cell = 0
         self._state = _WAIT
         self._wait_ms = 0
         self._rpose = [0.0, 0.0, 1.0, 0.0] * HOLD_WIN
         self._rt = [-10000] * HOLD_WIN
         self._ri = 0
-        self._ang = 0.0
         self._still_ms = 0
         self._rest = [0.0, 0.0, 1.0, 0.0]
         self._pose = [0.0, 0.0, 1.0, 0.0]
@@ -326,77 +325,92 @@ class Detector:
             self._gx, self._gy, self._gz = gx, gy, gz
             # grid lines at whole multiples of TICK_MS: the same at any rate
             self._next = (t_ms // TICK_MS + 1) * TICK_MS
+            self._cell = t_ms
             self.att.init_from_accel(ax, ay, az)
             return None
         dt = t_ms - tp
         if dt <= 0:
             return None
         self._t = t_ms
-        out = None
-        if dt > GAP_MS:
-            # the stream stalled: nothing to integrate, restart the grid
-            self._next = (t_ms // TICK_MS + 1) * TICK_MS
-            self._span(tp, t_ms, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, ax, ay, az, 0)
-        else:
-            # the detector steps on a fixed TICK_MS grid whatever the sample
-            # rate: a sample interval that crosses a grid line is split there
-            # (gyro linear between samples, accelerometer held)
-            g0x, g0y, g0z = self._gx, self._gy, self._gz
-            a = tp
-            nxt = self._next
-            while nxt <= t_ms:
-                f = (nxt - tp) / dt
-                self._span(a, nxt, g0x, g0y, g0z, gx, gy, gz, ax, ay, az,
-                           (a - tp) / dt, f)
-                r = self._tick(nxt)
-                if r is not None:
-                    out = r
-                a = nxt
-                nxt += TICK_MS
-            self._next = nxt
-            self._span(a, t_ms, g0x, g0y, g0z, gx, gy, gz, ax, ay, az, (a - tp) / dt, 1.0)
+        if t_ms < self._next:
+            # the usual case: inside one grid cell (gyro trapezoid; the
+            # accelerometer is read at the grid lines: the attitude filter
+            # low-passes it far more than averaging would)
+            h = dt * 0.0005
+            self._rx += (gx + self._gx) * h
+            self._ry += (gy + self._gy) * h
+            self._rz += (gz + self._gz) * h
+            self._gx = gx
+            self._gy = gy
+            self._gz = gz
+            return None
+        return self._cross(tp, dt, t_ms, ax, ay, az, gx, gy, gz)
+
+    def _cross(self, tp, dt, t_ms, ax, ay, az, gx, gy, gz):
+        """A sample interval that crosses grid lines is split there (gyro
+        linear between the samples, accelerometer held); a tick runs at
+        each line."""
+        g0x, g0y, g0z = self._gx, self._gy, self._gz
         self._gx = gx
         self._gy = gy
         self._gz = gz
+        self._ax = ax
+        self._ay = ay
+        self._az = az
+        if dt > GAP_MS:
+            # the stream stalled: nothing to integrate, restart the grid
+            self._next = (t_ms // TICK_MS + 1) * TICK_MS
+            self._cell = t_ms
+            self._rx = self._ry = self._rz = 0.0
+            return None
+        out = None
+        a = tp
+        nxt = self._next
+        inv = 1.0 / dt
+        while nxt <= t_ms:
+            # the gyro rate at the line, then the piece up to it
+            f = (nxt - tp) * inv
+            lx = g0x + (gx - g0x) * f
+            ly = g0y + (gy - g0y) * f
+            lz = g0z + (gz - g0z) * f
+            w = nxt - a
+            h = w * 0.0005
+            self._rx += (g0x + lx) * h
+            self._ry += (g0y + ly) * h
+            self._rz += (g0z + lz) * h
+            r = self._tick(nxt, nxt - self._cell)
+            self._cell = nxt
+            if r is not None:
+                out = r
+            g0x, g0y, g0z = lx, ly, lz
+            a = nxt
+            nxt += TICK_MS
+        self._next = nxt
+        # the rest of the interval opens the next cell
+        w = t_ms - a
+        h = w * 0.0005
+        self._rx = (g0x + gx) * h
+        self._ry = (g0y + gy) * h
+        self._rz = (g0z + gz) * h
         return out
 
-    def _span(self, a, b, g0x, g0y, g0z, gx, gy, gz, ax, ay, az, fa, fb=None):
-        """Add the part [a, b] (ms) of a sample interval: the gyro rate runs
-        linearly from (g0) to (g) over the interval (fractions fa..fb)."""
-        w = b - a
-        if w <= 0:
-            return
-        if fb is not None:
-            h = w * 0.0005
-            s0 = 1.0 - fa
-            s1 = 1.0 - fb
-            self._rx += (g0x * s0 + gx * fa + g0x * s1 + gx * fb) * h
-            self._ry += (g0y * s0 + gy * fa + g0y * s1 + gy * fb) * h
-            self._rz += (g0z * s0 + gz * fa + g0z * s1 + gz * fb) * h
-        self._sax += ax * w
-        self._say += ay * w
-        self._saz += az * w
-        self._acc_ms += w
-
     # ------------------------------------------------------------- internals
-    def _tick(self, t):
-        dtm = self._acc_ms
+    def _tick(self, t, dtm):
         if dtm <= 0:
             return None
-        inv = 1.0 / dtm
         att = self.att
-        att.step(dtm * 0.001, self._rx, self._ry, self._rz,
-                 self._sax * inv, self._say * inv, self._saz * inv)
+        att.step(dtm * 0.001, self._rx, self._ry, self._rz, self._ax, self._ay, self._az)
         self._rx = self._ry = self._rz = 0.0
-        self._sax = self._say = self._saz = 0.0
-        self._acc_ms = 0
         # angular speed of the smoothed rate vector: tremor and jitter
         # (zero-mean) average out, a slow steady movement does not
         k = dtm / SMOOTH_MS if dtm < SMOOTH_MS else 1.0
-        self._fx += (att.wx - self._fx) * k
-        self._fy += (att.wy - self._fy) * k
-        self._fz += (att.wz - self._fz) * k
-        spd = math.sqrt(self._fx * self._fx + self._fy * self._fy + self._fz * self._fz)
+        fx = self._fx + (att.wx - self._fx) * k
+        fy = self._fy + (att.wy - self._fy) * k
+        fz = self._fz + (att.wz - self._fz) * k
+        self._fx = fx
+        self._fy = fy
+        self._fz = fz
+        spd = math.sqrt(fx * fx + fy * fy + fz * fz)
         return self.decide(t, dtm, att.gx, att.gy, att.gz, att.psi, spd * RAD2DEG, att.scale)
 
     def decide(self, t, dtm, w, x, y, z, spd, scale=1.0):
@@ -434,36 +448,34 @@ class Detector:
                 self._base_ms = t
             return None
         r = self._rest
-        raw, tilt = _excursion(r, w, x, y, z)
-        # smoothed: a peak is where the thigh got to, not a jolt on the way
-        k = dtm / ANGLE_MS if dtm < ANGLE_MS else 1.0
-        ang = self._ang + (raw - self._ang) * k
-        self._ang = ang
+        ang, tilt = _excursion(r, w, x, y, z)
         self.angle_deg = ang
         # how far the thigh turned over the last HOLD_WIN ticks (deg/s): a box
         # window lags a stop and a start alike, so a hold's length is not
-        # skewed the way an exponential average would skew it
+        # skewed the way an exponential average would skew it (only needed
+        # during an excursion; the window is kept filled all the time)
         i = self._ri
         rp = self._rpose
         j = 4 * i
-        dx = w - rp[j]
-        dy = x - rp[j + 1]
-        dz = y - rp[j + 2]
-        dp = z - rp[j + 3]
-        if dp > math.pi:
-            dp -= 2.0 * math.pi
-        elif dp < -math.pi:
-            dp += 2.0 * math.pi
-        dt_win = t - self._rt[i]
+        arate = 0.0
+        if st == _OUT or ang >= self._base + self._entry:
+            dt_win = t - self._rt[i]
+            if dt_win > 0:
+                dx = w - rp[j]
+                dy = x - rp[j + 1]
+                dz = y - rp[j + 2]
+                dp = z - rp[j + 3]
+                if dp > math.pi:
+                    dp -= 2.0 * math.pi
+                elif dp < -math.pi:
+                    dp += 2.0 * math.pi
+                arate = math.sqrt(dx * dx + dy * dy + dz * dz + dp * dp) * RAD2DEG * 1000.0 / dt_win
         rp[j] = w
         rp[j + 1] = x
         rp[j + 2] = y
         rp[j + 3] = z
         self._rt[i] = t
         self._ri = (i + 1) % HOLD_WIN
-        arate = 0.0
-        if dt_win > 0:
-            arate = math.sqrt(dx * dx + dy * dy + dz * dz + dp * dp) * RAD2DEG * 1000.0 / dt_win
         ux = w - r[0]
         uy = x - r[1]
         uz = y - r[2]
@@ -484,7 +496,7 @@ class Detector:
             if self._still_ms >= SETTLE_MS:
                 # dwelling: this is the rest pose now
                 _set(r, w, x, y, z)
-                ang = self._ang = 0.0
+                ang = 0.0
                 self._base = 0.0
                 self._base_ms = t
             else:
@@ -619,7 +631,6 @@ class Detector:
         if pose is None:
             pose = self._pose
         _set(self._rest, pose[0], pose[1], pose[2], pose[3])
-        self._ang = 0.0
         self._state = _REST
         self.in_rep = False
         self.holding = False
@@ -657,8 +668,10 @@ class Detector:
         self._x1_end, self._x1_start = end, start
         self._x1_u = u if u is not None else (0.0, 0.0, 0.0)
         if start < self._walk_until:
-            # strides a moment ago: still walking (turning, changing pace)
-            self._walk_until = end + WALK_MS
+            # strides a moment ago: still walking (turning, changing pace);
+            # only quick swings with no pause keep it so
+            if end - start < STRIDE_MS and hold == 0:
+                self._walk_until = end + WALK_MS
             return self._reject(end, "walking", rom, out)
         if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u, rom):
             if s1 - e2 < GAIT_MS and not self._opposed(u2, u, rom):
