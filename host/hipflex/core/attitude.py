@@ -37,6 +37,8 @@ STEADY_GYRO = 0.12
 STEADY_ACC = 0.25
 # Accelerometer trust falls to zero when |a| departs from g by this fraction.
 TRUST_BAND = 0.15
+# Time constant (ms) of the rate smoothing behind ``speed``.
+SMOOTH_MS = 250
 # Gyro scale calibration against gravity: movements between quasi-static
 # poses that turn gravity by more than CAL_MIN_RAD (8 deg) compare the turn
 # the gyro alone predicts with the one the accelerometer measured.
@@ -63,7 +65,8 @@ class Attitude:
         self.bx = 0.0
         self.by = 0.0
         self.bz = 0.0
-        self.wx = self.wy = self.wz = 0.0
+        self._sx = self._sy = self._sz = 0.0
+        self.speed = 0.0
         self.bias_known = False
         self.steady_s = 0.0
         self._mgx = self._mgy = self._mgz = 0.0
@@ -95,7 +98,8 @@ class Attitude:
 
         ``rx, ry, rz``: gyro reading integrated over the tick (rad, bias not
         removed); ``ax, ay, az``: mean accelerometer reading over the tick
-        (m/s^2). The bias-corrected rate is left in ``wx, wy, wz`` (rad/s).
+        (m/s^2). ``speed`` is left as the angular speed (rad/s) of the
+        bias-corrected rate smoothed over SMOOTH_MS.
         """
         if dt <= 0.0:
             return
@@ -147,9 +151,16 @@ class Attitude:
         wz = (wz - self.bz) * sc
         n = math.sqrt(ax * ax + ay * ay + az * az)
         self._calibrate(dt, wx, wy, wz, ax, ay, az, n)
-        self.wx = wx
-        self.wy = wy
-        self.wz = wz
+        # angular speed of the smoothed rate vector: tremor and jitter
+        # (zero-mean) average out, a slow steady movement does not
+        k = dt * (1000.0 / SMOOTH_MS) if dt < SMOOTH_MS * 0.001 else 1.0
+        fx = self._sx + (wx - self._sx) * k
+        fy = self._sy + (wy - self._sy) * k
+        fz = self._sz + (wz - self._sz) * k
+        self._sx = fx
+        self._sy = fy
+        self._sz = fz
+        self.speed = math.sqrt(fx * fx + fy * fy + fz * fz)
         gx, gy, gz = self.gx, self.gy, self.gz
         # --- heading: rotation about the vertical ----------------------------
         psi = self.psi + (wx * gx + wy * gy + wz * gz) * dt

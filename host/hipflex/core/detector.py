@@ -63,8 +63,8 @@ PATH_STEP_DEG = 2.0   # resolution of the tilt path (deg)
 REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
+CREEP_MIN_DEG = 0.5   # closer to rest than this, the rest pose need not creep
 CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
-SMOOTH_MS = 250       # time constant of the rate smoothing for stillness
 RAD2DEG = 57.29577951308232
 
 _WAIT = 0
@@ -271,7 +271,6 @@ class Detector:
         self.ready = False
         self._t = None
         self._gx = self._gy = self._gz = 0.0
-        self._fx = self._fy = self._fz = 0.0
         self._rx = self._ry = self._rz = 0.0
         self._ax = self._ay = self._az = 0.0
         self._next = 0
@@ -283,7 +282,6 @@ class Detector:
         self._ri = 0
         self._still_ms = 0
         self._rest = [0.0, 0.0, 1.0, 0.0]
-        self._pose = [0.0, 0.0, 1.0, 0.0]
         self._a = _Trip()
         self._c0 = _Trip()
         self._c1 = _Trip()
@@ -401,16 +399,7 @@ class Detector:
         att = self.att
         att.step(dtm * 0.001, self._rx, self._ry, self._rz, self._ax, self._ay, self._az)
         self._rx = self._ry = self._rz = 0.0
-        # angular speed of the smoothed rate vector: tremor and jitter
-        # (zero-mean) average out, a slow steady movement does not
-        k = dtm / SMOOTH_MS if dtm < SMOOTH_MS else 1.0
-        fx = self._fx + (att.wx - self._fx) * k
-        fy = self._fy + (att.wy - self._fy) * k
-        fz = self._fz + (att.wz - self._fz) * k
-        self._fx = fx
-        self._fy = fy
-        self._fz = fz
-        spd = math.sqrt(fx * fx + fy * fy + fz * fz)
+        spd = att.speed
         return self.decide(t, dtm, att.gx, att.gy, att.gz, att.psi, spd * RAD2DEG, att.scale)
 
     def decide(self, t, dtm, w, x, y, z, spd, scale=1.0):
@@ -426,11 +415,6 @@ class Detector:
             self._typ_n = 0
             self._typ_i = 0
         self.speed_dps = spd
-        p = self._pose
-        p[0] = w
-        p[1] = x
-        p[2] = y
-        p[3] = z
         if spd < self._still:
             self._still_ms += dtm
         else:
@@ -476,9 +460,6 @@ class Detector:
         rp[j + 3] = z
         self._rt[i] = t
         self._ri = (i + 1) % HOLD_WIN
-        ux = w - r[0]
-        uy = x - r[1]
-        uz = y - r[2]
         out = None
         pend = self._pend
         if pend is not None:
@@ -500,7 +481,8 @@ class Detector:
                 self._base = 0.0
                 self._base_ms = t
             else:
-                self._creep(dtm, w, x, y, z)
+                if ang > CREEP_MIN_DEG:
+                    self._creep(dtm, w, x, y, z)
                 if ang <= self._base:
                     self._base = ang
                 if ang <= self._base + LEAVE_DEG:
@@ -511,7 +493,7 @@ class Detector:
                 a = self._a
                 a.clear(self._base_ms, self._base)
                 a.step(t, dtm, ang, tilt, arate, self)
-                a.peak_u = (ux, uy, uz)
+                a.peak_u = (w - r[0], x - r[1], y - r[2])
                 self._near_ms = 0
                 self._c0.live = self._c1.live = False
             elif self._last_rep_ms is not None and t - self._last_rep_ms > NEW_SET_MS:
@@ -524,7 +506,7 @@ class Detector:
         pk = a.peak
         h = a.step(t, dtm, ang, tilt, arate, self)
         if a.peak > pk:
-            a.peak_u = (ux, uy, uz)
+            a.peak_u = (w - r[0], x - r[1], y - r[2])
         exit_a = a.base + self._exit * (a.peak - a.base)
         if ang < exit_a:
             self._near_ms += dtm
@@ -540,7 +522,7 @@ class Detector:
             if self._still_ms >= SETTLE_MS and a.turns >= 2:
                 # got here by a wandering path (sitting down on the floor,
                 # getting into a plank, stepping round): a new posture
-                self._posture(t, None, "transition")
+                self._posture(t, (w, x, y, z), "transition")
                 return out
             if self._still_ms >= CANDIDATE_MS:
                 self._candidate(t, w, x, y, z)
@@ -571,7 +553,7 @@ class Detector:
             if self._still_ms >= CANDIDATE_MS:
                 self._candidate(t, w, x, y, z)
         if t - a.start > self._max_hold + 2 * CANDIDATE_MS:
-            self._posture(t, None, "posture change")   # never came back
+            self._posture(t, (w, x, y, z), "posture change")   # never came back
         return out
 
     def _creep(self, dtm, w, x, y, z):
@@ -628,8 +610,6 @@ class Detector:
             self._drop_step(t)
         if self.log is not None and why:
             self.log(t, why, self._a.peak - self._a.base)
-        if pose is None:
-            pose = self._pose
         _set(self._rest, pose[0], pose[1], pose[2], pose[3])
         self._state = _REST
         self.in_rep = False
