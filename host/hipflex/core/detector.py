@@ -100,7 +100,7 @@ def _excursion(r, gx, gy, gz, psi):
     by the sensor (``tilt``). Rotation about the vertical (``yaw``) is what a
     standing thigh's axial rotation or a lying leg's sideways drift looks
     like; it counts only where it is all there is, in a horizontal plane
-    (side-lying): the excursion is ``max(tilt, yaw - 2 tilt)``.
+    (side-lying): the excursion is ``max(tilt, yaw - tilt / 2)``.
     """
     c = r[0] * gx + r[1] * gy + r[2] * gz
     cx = r[1] * gz - r[2] * gy
@@ -110,7 +110,7 @@ def _excursion(r, gx, gy, gz, psi):
     yaw = abs(psi - r[3])
     if yaw > math.pi:
         yaw = 2.0 * math.pi - yaw
-    ang = yaw * RAD2DEG - 2.0 * tilt
+    ang = yaw * RAD2DEG - 0.5 * tilt
     if ang < tilt:
         ang = tilt
     return ang, tilt
