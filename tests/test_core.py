@@ -199,3 +199,16 @@ def test_profiles_are_integer_dicts_with_the_catalogue_names():
     assert profiles.get("seated_leg_lift")["min_rom_deg"] < 10 <= profiles.get("auto")["min_rom_deg"]
     with pytest.raises(KeyError):
         profiles.get("yoga")
+
+
+def test_settings_example_documents_the_real_defaults():
+    """firmware/settings.toml.example shows each detector parameter with the
+    value the core actually uses, so the board's documentation cannot drift."""
+    import os
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = open(os.path.join(root, "firmware", "settings.toml.example"), encoding="utf-8").read()
+    shown = {m.group(1).lower(): int(m.group(2))
+             for m in re.finditer(r"HIPFLEX_([A-Z_]+) = (\d+)", text)}
+    for key, value in profiles.DEFAULTS.items():
+        assert shown.get(key) == value, key
