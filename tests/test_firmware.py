@@ -13,6 +13,7 @@ from emulation.lsm6ds import LSM6DSEmu  # noqa: E402
 
 from hipflex.core import profiles  # noqa: E402
 from hipflex.core import protocol as P  # noqa: E402
+from hipflex.analyze import detect  # noqa: E402
 from hipflex.core.detector import Detector  # noqa: E402
 from hipflex_app import feedback  # noqa: E402
 from hipflex_app.config import Config  # noqa: E402
@@ -25,16 +26,7 @@ SECRET = "0123456789abcdef-owner"
 
 def host_reps(plan, exercise, **kw):
     """The host harness: the detector run directly on the samples."""
-    det = Detector(profiles.get(exercise))
-    reps = []
-    for s in synth.samples(plan, **kw):
-        r = det.update(*s)
-        if r is not None:
-            reps.append(r)
-    r = det.flush()
-    if r is not None:
-        reps.append(r)
-    return reps
+    return detect(synth.samples(plan, **kw), profiles.get(exercise))
 
 
 def assert_same_reps(board_reps, reps, tol_ms=45, tol_deg=5.0):

@@ -31,12 +31,14 @@ def resolve_params(exercise="auto", config=None, overrides=None):
     return params
 
 
-def run_detector(rec, params=None):
-    """Run the streaming core over a Recording; returns the list of Rep."""
+def detect(samples, params=None):
+    """Run the streaming core over ``(t_ms, ax, ay, az, gx, gy, gz)``
+    samples; returns the list of Rep (a rep still waiting at the end
+    included)."""
     det = Detector(params)
     reps = []
     upd = det.update
-    for s in rec.samples():
+    for s in samples:
         r = upd(*s)
         if r is not None:
             reps.append(r)
@@ -44,6 +46,11 @@ def run_detector(rec, params=None):
     if r is not None:
         reps.append(r)
     return reps
+
+
+def run_detector(rec, params=None):
+    """Run the streaming core over a Recording; returns the list of Rep."""
+    return detect(rec.samples(), params)
 
 
 class _Tracer(Detector):
