@@ -472,7 +472,7 @@ def _run(samples, params):
     for s in samples:
         if upd(*s) is not None:
             n += 1
-    if det.flush() is not None:
+    while det.flush() is not None:
         n += 1
     return n
 
@@ -588,7 +588,7 @@ for rep in range(int(sys.argv[4])):
         tot += time.ticks_diff(time.ticks_us(), t0)
         n += k
     f.close()
-    if det.flush() is not None:
+    while det.flush() is not None:
         reps += 1
     if best is None or tot < best:
         best = tot

@@ -24,6 +24,7 @@ for line in f:
     if r is not None:
         print("REP %d %d %d %.3f %d" % (r.start_ms, r.peak_ms, r.end_ms, r.rom_deg, r.hold_ms))
 r = det.flush()
-if r is not None:
+while r is not None:
     print("REP %d %d %d %.3f %d" % (r.start_ms, r.peak_ms, r.end_ms, r.rom_deg, r.hold_ms))
+    r = det.flush()
 print("SAMPLES %d" % n)

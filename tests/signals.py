@@ -79,6 +79,7 @@ def run(t, acc, gyr, params=None):
         if r:
             out.append(r)
     r = det.flush()
-    if r:
+    while r:
         out.append(r)
+        r = det.flush()
     return out, det

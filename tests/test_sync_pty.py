@@ -460,9 +460,13 @@ def test_duplicate_reordered_replays_and_line_garbage(port, tmp_path, devices):
 
 
 class _Rep:
+    """A rep handed to the board application directly (its fields as the
+    core's Rep has them; index 0: not from this board's detector)."""
+
     def __init__(self, end, rom, hold):
         self.start_ms, self.peak_ms, self.end_ms = end - 1200, end - 600, end
         self.rom_deg, self.hold_ms = rom, hold
+        self.index = 0
 
 
 def test_device_reboot_starts_a_new_boot(port, tmp_path, devices):

@@ -313,7 +313,7 @@ class App:
     def _on_rep(self, rep):
         self._event(P.K_REP, rep.end_ms, a=rep.start_ms, b=rep.peak_ms,
                     c=int(rep.rom_deg * 10 + 0.5), d=rep.hold_ms,
-                    n=self.det.count)
+                    n=rep.index)
         self.feedback.rep(self.clock.now_ms())
 
     def run(self):

@@ -43,8 +43,9 @@ def detect(samples, params=None):
         if r is not None:
             reps.append(r)
     r = det.flush()
-    if r is not None:
+    while r is not None:
         reps.append(r)
+        r = det.flush()
     return reps
 
 

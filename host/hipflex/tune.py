@@ -141,8 +141,9 @@ def replay(ticks, params):
         if r is not None:
             reps.append(r)
     r = det.flush()
-    if r is not None:
+    while r is not None:
         reps.append(r)
+        r = det.flush()
     return reps
 
 

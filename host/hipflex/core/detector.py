@@ -57,6 +57,9 @@ HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
+SET_GAP_MS = 20000    # a rep this long after the last one opens a new set
+CONFIRM_MS = 30000    # a set's first rep waits this long for a second
+CYCLE_MS = 1800       # a stride cycle (forward to forward) is shorter than this
 STRIDE_MS = 1200      # a swing this short, with no pause at the top, may be a stride
 WALK_MS = 2500        # after a stride, excursions this soon are walking too
 PATH_STEP_DEG = 2.0   # resolution of the tilt path (deg)
@@ -296,8 +299,11 @@ class Detector:
         # deepest point between excursions (for the gait test)
         # the last two excursions (any), for the gait test
         self._x1_end = self._x2_end = self._x1_start = -100000
+        self._x1_rom = 0.0
         self._x1_u = self._x2_u = (0.0, 0.0, 0.0)
         self._pend = None
+        self._first = None
+        self._outbox = []
         self._walk_until = -WALK_MS
         self._pend_swing = 0
 
@@ -460,7 +466,8 @@ class Detector:
         rp[j + 3] = z
         self._rt[i] = t
         self._ri = (i + 1) % HOLD_WIN
-        out = None
+        ob = self._outbox
+        out = ob.pop(0) if ob else None
         pend = self._pend
         if pend is not None:
             # a held rep is counted GAIT_MS after it (or after the swing back
@@ -472,7 +479,7 @@ class Detector:
             if t - since >= GAIT_MS and not (
                     st == _OUT and self._a.start - since < POST_MS
                     and t - since < POST_MS + CANDIDATE_MS):
-                out = self._release()
+                out = self._merge(out, self._release())
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
                 # dwelling: this is the rest pose now
@@ -644,8 +651,9 @@ class Detector:
         # gait: walking swings the thigh forward, back through the rest pose
         # and forward again, each swing right after the other
         e1, u1, s1, e2, u2 = self._x1_end, self._x1_u, self._x1_start, self._x2_end, self._x2_u
+        r1 = self._x1_rom
         self._x2_end, self._x2_u = e1, u1
-        self._x1_end, self._x1_start = end, start
+        self._x1_end, self._x1_start, self._x1_rom = end, start, rom
         self._x1_u = u if u is not None else (0.0, 0.0, 0.0)
         if start < self._walk_until:
             # strides a moment ago: still walking (turning, changing pace);
@@ -654,8 +662,10 @@ class Detector:
                 self._walk_until = end + WALK_MS
             return self._reject(end, "walking", rom, out)
         if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u, rom):
-            if s1 - e2 < GAIT_MS and not self._opposed(u2, u, rom):
-                # forward, back, forward: walking; the first swing, held
+            if s1 - e2 < GAIT_MS and end - e2 < CYCLE_MS and not self._opposed(u2, u, rom):
+                # forward, back, forward within one stride cycle: walking
+                # (a slower cycle is the body's pendulum, hanging from a
+                # bar); the first swing, held
                 # back as a rep, was a stride too
                 self._walk_until = end + WALK_MS
                 pend = self._pend
@@ -663,10 +673,13 @@ class Detector:
                     self._pend = None
                     self._reject(end, "stride", pend.rom_deg, None)
                 return self._reject(end, "walking", rom, out)
-            pend = self._pend
-            if pend is not None and pend.end_ms == e1:
-                self._pend_swing = end     # the held rep swung back: wait on
-            return self._reject(end, "swing back", rom, out)
+            if rom <= 1.5 * r1:
+                # the thigh swung back past rest after the last excursion (a
+                # swing back is not much bigger than the swing before it)
+                pend = self._pend
+                if pend is not None and pend.end_ms == e1:
+                    self._pend_swing = end     # the held rep swung back: wait on
+                return self._reject(end, "swing back", rom, out)
         if rom < self._min_rom or end - start < self._min_rep:
             return self._reject(end, "small or short", rom, out)
         # relative to the set: the last excursions that were big enough
@@ -686,7 +699,7 @@ class Detector:
         if rom > MAX_ROM_DEG:
             return self._reject(end, "beyond hip range", rom, out)
         if self._pend is not None:
-            out = self._release()     # its wait is cut short by this rep
+            out = self._merge(out, self._release())   # its wait is cut short
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
         self._pend_swing = end
         return out
@@ -705,9 +718,45 @@ class Detector:
         return c / n1 * RAD2DEG >= lim and c / n * RAD2DEG >= lim
 
     def _release(self):
-        """The held-back rep passed the stride test (or not): count it."""
+        """The held-back rep passed the stride test: count it, unless it
+        opens a set. The first rep of a set waits for a second one like it
+        (range within a factor 2, duration within a factor 3, starting within
+        CONFIRM_MS): a lone excursion -- crouching to the floor, sitting down
+        and getting up again -- is not a set."""
         rep = self._pend
         self._pend = None
+        first = self._first
+        if self._last_rep_ms is None or rep.start_ms - self._last_rep_ms > SET_GAP_MS:
+            if first is not None and self._alike(first, rep):
+                self._first = None
+                first = self._count(first)
+                self._outbox.append(self._count(rep))   # handed out next step
+                return first
+            if first is not None:
+                self._reject(rep.end_ms, "lone excursion", first.rom_deg, None)
+            self._first = rep
+            return None
+        return self._count(rep)
+
+    def _merge(self, out, rep):
+        """At most one rep leaves per step; a second waits in the outbox."""
+        if rep is None:
+            return out
+        if out is None:
+            return rep
+        self._outbox.append(rep)
+        return out
+
+    def _alike(self, a, b):
+        if b.start_ms - a.end_ms > CONFIRM_MS:
+            return False
+        if not (0.5 * a.rom_deg <= b.rom_deg <= 2.0 * a.rom_deg):
+            return False
+        da = a.end_ms - a.start_ms
+        db = b.end_ms - b.start_ms
+        return da <= 3 * db and db <= 3 * da
+
+    def _count(self, rep):
         self.count += 1
         rep.index = self.count
         self._last_rep_ms = rep.end_ms
@@ -719,10 +768,16 @@ class Detector:
         return out
 
     def flush(self):
-        """End of input: release a rep still waiting for its stride test."""
+        """End of input: hand out what is still waiting, one rep per call
+        (call until it returns None). A set's first rep with nothing like it
+        after it stays uncounted."""
+        ob = self._outbox
         if self._pend is not None:
-            return self._release()
-        return None
+            n = len(ob)
+            r = self._release()
+            if r is not None:
+                ob.insert(n, r)
+        return ob.pop(0) if ob else None
 
 
 def _set(p, w, x, y, z):

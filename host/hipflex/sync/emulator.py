@@ -88,8 +88,12 @@ class EmulatedBoard:
         return out
 
     def flush(self):
+        out = []
         rep = self.detector.flush()
-        return [self.add_rep(rep)] if rep is not None else []
+        while rep is not None:
+            out.append(self.add_rep(rep))
+            rep = self.detector.flush()
+        return out
 
     def add_rep(self, rep):
         """Store a detected Rep (``start_ms, peak_ms, end_ms, rom_deg, hold_ms``)."""
