@@ -31,13 +31,18 @@ is now. Nothing assumes which sensor axis points where, nor the posture.
   the new pose that returns there without visiting the old rest makes the new
   pose the rest (and that round trip a rep); staying away longer than
   ``max_hold_ms`` is a posture change.
-* **Gait**: walking swings the thigh through the rest pose to the other
-  side; an excursion next to (``GAIT_MS`` before or after) a swing to the
-  opposite side larger than ``swing_pct`` % of its range is a stride, not a
-  rep; once two strides follow each other, every excursion in the next
-  ``WALK_MS`` is walking too.
+* **Gait**: walking swings the thigh forward, back through the rest pose
+  (by at least ``swing_pct`` % of the swing) and forward again, each within
+  ``GAIT_MS`` of the last and all within ``CYCLE_MS``; those are strides,
+  and so are quick swings in the ``WALK_MS`` after them. A single swing back
+  right after a rep (the body's pendulum when hanging) is not a rep either,
+  but the rep stands.
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
   (turning round, rolling over).
+* **Sets**: the first rep of a set (none counted for ``SET_GAP_MS``) is
+  counted only when a second one like it follows within ``CONFIRM_MS``: a
+  lone excursion (crouching to the floor, sitting down and getting up) is
+  not a set.
 """
 
 import math
