@@ -36,10 +36,15 @@ def detect(samples, params=None):
     samples; returns the list of Rep (a rep still waiting at the end
     included)."""
     det = Detector(params)
+    return collect(det, det.update, samples)
+
+
+def collect(det, step, rows):
+    """Feed ``rows`` to ``step`` (``det.update`` for samples, ``det.decide``
+    for a recorded attitude stream), then flush: the list of Rep."""
     reps = []
-    upd = det.update
-    for s in samples:
-        r = upd(*s)
+    for row in rows:
+        r = step(*row)
         if r is not None:
             reps.append(r)
     r = det.flush()

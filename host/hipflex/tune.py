@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 from hipflex import recording
+from hipflex.analyze import collect
 from hipflex.core import profiles
 from hipflex.core.detector import Detector
 from hipflex.errors import UserError
@@ -134,17 +135,7 @@ def replay(ticks, params):
     same list ``analyze.run_detector`` returns when ``params["gain_mhz"]``
     is the gain the ticks were recorded with."""
     det = Detector(params)
-    dec = det.decide
-    reps = []
-    for row in ticks.rows():
-        r = dec(*row)
-        if r is not None:
-            reps.append(r)
-    r = det.flush()
-    while r is not None:
-        reps.append(r)
-        r = det.flush()
-    return reps
+    return collect(det, det.decide, ticks.rows())
 
 
 # ------------------------------------------------------------ labels, scores
