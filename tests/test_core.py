@@ -176,7 +176,14 @@ def test_non_increasing_time_and_huge_gaps_never_raise():
 
 
 def test_new_set_and_params():
+    t = _t(30)
+    ang, _ = rep_profile(t, 1, amp=60, rise=0.8, fall=1.0, rest=2.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1)
     det = Detector(profiles.get("standing_march"))
+    tm = np.rint(t * 1000).astype(int)
+    for i in range(len(t)):
+        assert det.update(int(tm[i]), *acc[i].tolist(), *gyr[i].tolist()) is None
+    assert det.flush() is None          # one lone rep: not a set
     det.count = 5
     det.new_set()
     assert det.count == 0

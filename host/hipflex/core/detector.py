@@ -261,10 +261,14 @@ class Detector:
         self._load()
 
     def new_set(self):
-        """Start a new set: count back to 0, typical range forgotten."""
+        """Start a new set: count back to 0, typical range forgotten, a rep
+        still waiting (for its stride test or for a second like it) dropped."""
         self.count = 0
         self._typ_n = 0
         self._typ_i = 0
+        self._pend = None
+        self._first = None
+        self._last_rep_ms = None
 
     def reset(self):
         """Forget everything (attitude, rest pose, count)."""
