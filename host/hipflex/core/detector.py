@@ -124,15 +124,6 @@ def _excursion(r, gx, gy, gz, psi):
     return ang, tilt
 
 
-def _opposite(u, dx, dy, dz):
-    """How far (deg) the 'up' displacement (dx, dy, dz) lies on the opposite
-    side of the rest pose from the displacement ``u`` (a rep's peak)."""
-    n = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
-    if n < 1e-6:
-        return 0.0
-    return -(u[0] * dx + u[1] * dy + u[2] * dz) / n * RAD2DEG
-
-
 class _Trip:
     """An excursion from a reference pose: where it started, its baseline
     (deg), peak (deg, ms) and the longest hold near the top (ms)."""
