@@ -64,6 +64,7 @@ LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
 SET_GAP_MS = 20000    # a rep this long after the last one opens a new set
 CONFIRM_MS = 30000    # a set's first rep waits this long for a second
+SWING_BACK_MAX = 1.5  # a swing back is at most this many times the swing before
 CYCLE_MS = 1800       # a stride cycle (forward to forward) is shorter than this
 STRIDE_MS = 1200      # a swing this short, with no pause at the top, may be a stride
 WALK_MS = 2500        # after a stride, excursions this soon are walking too
@@ -663,17 +664,16 @@ class Detector:
             return self._reject(end, "walking", rom, out)
         if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u, rom):
             if s1 - e2 < GAIT_MS and end - e2 < CYCLE_MS and not self._opposed(u2, u, rom):
-                # forward, back, forward within one stride cycle: walking
-                # (a slower cycle is the body's pendulum, hanging from a
-                # bar); the first swing, held
-                # back as a rep, was a stride too
+                # forward, back, forward within one stride cycle: walking (a
+                # slower cycle is the body's pendulum, hanging from a bar);
+                # the first swing, held back as a rep, was a stride too
                 self._walk_until = end + WALK_MS
                 pend = self._pend
                 if pend is not None and pend.end_ms == e2:
                     self._pend = None
                     self._reject(end, "stride", pend.rom_deg, None)
                 return self._reject(end, "walking", rom, out)
-            if rom <= 1.5 * r1:
+            if rom <= SWING_BACK_MAX * r1:
                 # the thigh swung back past rest after the last excursion (a
                 # swing back is not much bigger than the swing before it)
                 pend = self._pend
