@@ -540,14 +540,14 @@ class Detector:
             for c in (c0, c1):
                 if not c.live:
                     continue
-                bang = _excursion(c.pose, w, x, y, z)[0]
+                bang, btilt = _excursion(c.pose, w, x, y, z)
                 if bang < self._entry * 0.5:
                     if self._still_ms >= SETTLE_MS:
                         _set(c.pose, w, x, y, z)  # follow a sagging hold
                         bang = 0.0
                     c.clear(t, 0.0)
                     continue
-                hc = c.step(t, dtm, bang, tilt, arate, self)
+                hc = c.step(t, dtm, bang, btilt, arate, self)
                 if hc > h:
                     h = hc
                 if c.peak >= self._entry and bang < self._exit * c.peak:
