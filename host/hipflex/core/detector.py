@@ -42,7 +42,8 @@ is now. Nothing assumes which sensor axis points where, nor the posture.
 * **Sets**: the first rep of a set (none counted for ``SET_GAP_MS``) is
   counted only when a second one like it follows within ``CONFIRM_MS``: a
   lone excursion (crouching to the floor, sitting down and getting up) is
-  not a set.
+  not a set. Two quick back-to-back swings with no pause wait for a third,
+  as that is how a walk begins.
 """
 
 import math
@@ -260,6 +261,7 @@ class Detector:
         self._typ_i = 0
         self._pend = None
         self._first = None
+        self._second = None
         self._last_rep_ms = None
 
     def reset(self):
@@ -304,6 +306,7 @@ class Detector:
         self._x1_u = self._x2_u = (0.0, 0.0, 0.0)
         self._pend = None
         self._first = None
+        self._second = None
         self._outbox = []
         self._walk_until = -WALK_MS
         self._pend_swing = 0
@@ -668,6 +671,7 @@ class Detector:
                 # slower cycle is the body's pendulum, hanging from a bar);
                 # the first swing, held back as a rep, was a stride too
                 self._walk_until = end + WALK_MS
+                self._first = self._second = None
                 pend = self._pend
                 if pend is not None and pend.end_ms == e2:
                     self._pend = None
@@ -727,16 +731,30 @@ class Detector:
         self._pend = None
         first = self._first
         if self._last_rep_ms is None or rep.start_ms - self._last_rep_ms > SET_GAP_MS:
+            second = self._second
             if first is not None and self._alike(first, rep):
-                self._first = None
+                if second is None and self._quick(first, rep):
+                    # two quick swings back to back: the first strides of a
+                    # walk look just like this; a third like them settles it
+                    self._second = rep
+                    return None
+                self._first = self._second = None
                 first = self._count(first)
-                self._outbox.append(self._count(rep))   # handed out next step
+                if second is not None:
+                    self._outbox.append(self._count(second))
+                self._outbox.append(self._count(rep))   # handed out next steps
                 return first
             if first is not None:
                 self._reject(rep.end_ms, "lone excursion", first.rom_deg, None)
             self._first = rep
+            self._second = None
             return None
         return self._count(rep)
+
+    def _quick(self, a, b):
+        """Back-to-back swings with no pause: as walking begins."""
+        return (b.start_ms - a.end_ms < GAIT_MS and a.hold_ms == 0 and b.hold_ms == 0
+                and a.end_ms - a.start_ms < STRIDE_MS and b.end_ms - b.start_ms < STRIDE_MS)
 
     def _merge(self, out, rep):
         """At most one rep leaves per step; a second waits in the outbox."""
