@@ -59,6 +59,7 @@ CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
 SWING_FLOOR_DEG = 6.0
+HOLD_TRIM = 0.5       # share of a smooth movement's slow ends taken off a hold
 HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
@@ -150,6 +151,8 @@ class _Trip:
         self.run_start = None
         self.run_end = t
         self.run_min = 0.0
+        self.best_start = t
+        self.best_end = t
         self.best_run = 0
         self.best_min = 0.0
 
@@ -217,14 +220,33 @@ class _Trip:
         if (run > self.best_run and self.run_min >= floor) or self.best_min < floor:
             self.best_run = run
             self.best_min = self.run_min
+            self.best_start = rs
+            self.best_end = self.run_end
 
     def hold(self, t, det):
         """Hold (ms) of the finished excursion (``t``: its end)."""
         floor = self.hold_floor(det._holdf)
         self.close_run(t, floor)
-        if self.best_min < floor:
+        rise = self.peak - self.base
+        if self.best_min < floor or self.best_run <= 0 or rise <= 0.0:
             return 0
-        return self.best_run
+        # A smooth movement slows down gradually, so the end of the way up
+        # and the start of the way down already read as still. For a
+        # minimum-jerk movement of A deg over T s the speed is below v for
+        # T * sqrt(v T / 30 A) at its end (T up: leaving the baseline to the
+        # hold; T down: twice the hold-to-halfway-down time, where the
+        # excursion ends). The 0.3 s stillness window already keeps about
+        # half of that out, so HOLD_TRIM of it is taken off.
+        v = det._hold
+        up = (self.best_start - self.start) * 0.001
+        dn = 2.0 * (t - self.best_end) * 0.001
+        cut = 0.0
+        if up > 0.0:
+            cut += up * math.sqrt(v * up / (30.0 * rise))
+        if dn > 0.0:
+            cut += dn * math.sqrt(v * dn / (30.0 * rise))
+        h = self.best_run - int(cut * 1000.0 * HOLD_TRIM)
+        return h if h > 0 else 0
 
     def rom(self):
         rom = self.peak - self.base
