@@ -11,20 +11,25 @@ Feed one sample at a time::
 
 How it works
 ------------
-Samples are summed into ticks of about 30 ms, so the cost and the behaviour do
-not depend on the output data rate (26-208 Hz). Each tick the attitude filter
+Samples are integrated onto a fixed 40 ms grid (an interval that crosses a
+grid line is split there), so the cost and the decisions do not depend on the
+output data rate (26-208 Hz). At each grid line the attitude filter
 (``attitude.Attitude``) advances and the detector measures the *excursion*:
-the angle of the rotation that takes the thigh from its rest pose to where it
-is now. Nothing assumes which sensor axis points where, nor the posture.
+how far the thigh has turned from its rest pose, as the change of the gravity
+direction seen by the sensor, with the rotation about the vertical counted
+only where it dominates (side-lying). Nothing assumes which sensor axis
+points where, nor the posture.
 
 * **Rest** is where the thigh dwells: whenever it is still near the rest
-  pose, the rest pose follows it (so a rest that drifts through a set is
-  followed).
-* **Rep**: the excursion passes ``entry_deg``, peaks, and comes back below
-  ``exit_pct`` % of its peak. It counts when the peak reaches ``min_rom_deg``
-  and ``rel_pct`` % of the set's typical peak, and it lasted ``min_rep_ms``.
-* **Hold**: the longest still stretch (speed under ``hold_dps``) spent above
-  ``hold_pct`` % of the peak.
+  pose, the rest pose follows it; when it is never quite still, the rest
+  creeps toward it (so a rest that drifts through a set is followed).
+* **Rep**: the excursion rises ``entry_deg`` above its baseline (the lowest
+  point since the last excursion), peaks, and falls back below ``exit_pct`` %
+  of its rise. It counts when the rise reaches ``min_rom_deg`` and
+  ``rel_pct`` % of the set's typical rise, and it lasted ``min_rep_ms``.
+* **Hold**: from the first to the last still moment (turning slower than
+  ``hold_dps`` over a 0.3 s window) near the top (above ``hold_pct`` % of
+  the rise), less part of the slow ends of a smooth movement.
 * **Posture change**: when the thigh stays still away from rest for a second
   it may be a hold or a new posture. What it does next decides: coming back
   to dwell at the old rest pose makes it a rep with a hold; a round trip from
@@ -57,8 +62,8 @@ WAIT_MS = 2000        # longest wait for a first still moment
 SETTLE_MS = 300       # stillness that makes a pose 'dwelt in'
 CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
-GAIT_MS = 450         # an opposite swing this soon before a rep makes it a stride
-SWING_FLOOR_DEG = 6.0
+GAIT_MS = 450         # swings of a stride follow each other this closely
+SWING_FLOOR_DEG = 6.0 # a swing back past rest smaller than this is not a stride
 HOLD_TRIM = 0.5       # share of a smooth movement's slow ends taken off a hold
 HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged

@@ -6,20 +6,20 @@ and integers only) and the protocol's ``SET key value`` command unchanged.
 
 Parameters
 ----------
-min_rom_deg     smallest peak excursion (deg) that counts as a rep
-entry_deg       excursion (deg) from the rest pose that opens a candidate rep
-exit_pct        a rep closes when the excursion falls below this % of its peak
+min_rom_deg     smallest rise (deg) that counts as a rep
+entry_deg       rise (deg) above the baseline that opens a candidate rep
+exit_pct        a rep closes when the excursion falls below this % of its rise
 rel_pct         a rep must reach this % of the set's typical range of motion
-                (running median of recent reps): small fidgets inside a set of
+                (median of recent excursions): small fidgets inside a set of
                 big reps are not reps
 min_rep_ms      shortest rep (ms), start to end
 max_hold_ms     stillness away from rest longer than this is a posture change,
                 not a hold
 still_dps       angular speed (deg/s) below which the thigh counts as still
-hold_dps        angular speed (deg/s) below which the thigh counts as holding
-hold_pct        a hold must stay above this % of the rep's peak excursion
-swing_pct       an excursion that swings past the rest pose to the opposite side
-                by more than this % of its peak is gait, not a rep
+hold_dps        turning rate (deg/s, over 0.3 s) below which the thigh holds
+hold_pct        a hold stays above this % of the rep's rise
+swing_pct       walking swings the thigh back past the rest pose by at least
+                this % of the forward swing (forward, back, forward: strides)
 target_hold_ms  hold time the exercise asks for (feedback only; 0 = none)
 gain_mhz        attitude filter accelerometer gain, in 1/1000 s^-1
 """
