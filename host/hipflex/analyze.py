@@ -82,9 +82,10 @@ def trace(rec, params=None):
     return det.ts, det.angs, det.holds
 
 
-def reps_to_json(reps, t0_ms=0):
-    return [{"start": (r.start_ms - t0_ms) / 1000.0, "peak": (r.peak_ms - t0_ms) / 1000.0,
-             "end": (r.end_ms - t0_ms) / 1000.0, "rom_deg": round(r.rom_deg, 2),
+def reps_to_json(reps):
+    """Reps as JSON-ready dicts (times in s on the recording's clock)."""
+    return [{"start": r.start_ms / 1000.0, "peak": r.peak_ms / 1000.0,
+             "end": r.end_ms / 1000.0, "rom_deg": round(r.rom_deg, 2),
              "hold_s": round(r.hold_ms / 1000.0, 3)} for r in reps]
 
 
@@ -124,10 +125,9 @@ def cmd_analyze(args):
     params = params_from_args(args)
     rec = recording.read(args.file, units=args.units)
     reps = run_detector(rec, params)
-    t0 = int(round(rec.t[0] * 1000))
     if args.json:
         out = {"file": args.file, "exercise": args.exercise or "auto", "count": len(reps),
-               "reps": reps_to_json(reps, 0), "duration_s": round(rec.duration, 3),
+               "reps": reps_to_json(reps), "duration_s": round(rec.duration, 3),
                "rate_hz": round(rec.rate_hz, 2)}
         n = rec.labelled_count()
         if n is not None:
@@ -147,7 +147,6 @@ def cmd_analyze(args):
     if n is not None:
         line += "  (labelled: %d)" % n
     print(line)
-    del t0
     return 0
 
 

@@ -52,8 +52,7 @@ _OVERRIDES = {
     # marching in a glute bridge: 30-60 deg, pelvis rocks
     "bridge_march": {"min_rom_deg": 15},
     # seated, straight leg lifted a few inches: 5-10 deg, 2-3 s holds
-    "seated_leg_lift": {"min_rom_deg": 3, "entry_deg": 2, "rel_pct": 50,
-                        "still_dps": 2, "hold_dps": 3,
+    "seated_leg_lift": {"min_rom_deg": 3, "entry_deg": 2, "still_dps": 2,
                         "target_hold_ms": 2000},
     # hanging from a bar, legs raised 70-110 deg; the body swings
     "hanging_leg_raise": {"min_rom_deg": 30, "entry_deg": 12},
