@@ -18,8 +18,9 @@ detector uses it (MicroPython-safe: ``math`` only, no allocation per step):
   accelerometer measured; when the median of the last ``CAL_N`` movements
   says the gyro over- or under-reads by more than ``CAL_TOL`` (a full-scale
   setting read with the wrong sensitivity, a wrong unit, a resampled
-  stream), the scale is corrected, within ``SCALE_MIN..SCALE_MAX``. A gyro
-  within its datasheet tolerance stays at exactly 1.
+  stream), the scale is corrected, within ``SCALE_MIN..SCALE_MAX``, and the
+  gravity estimate restarts from the accelerometer. A gyro within its
+  datasheet tolerance stays at exactly 1.
 
 Units: angular rate rad/s, angle increments rad, acceleration m/s^2, time s.
 """
@@ -44,7 +45,9 @@ SMOOTH_MS = 250
 # the gyro alone predicts with the one the accelerometer measured.
 CAL_MIN_RAD = 0.14
 CAL_N = 5             # movements that vote on the scale (median)
-CAL_TOL = 1.2         # closer to 1 than this, the datasheet scale is kept
+CAL_TOL = 1.5         # closer to 1 than this, the datasheet scale is kept (votes
+                      # scatter +-30 % with lever-arm and body motion)
+CAL_STEP = 1.2        # the scale changes only by more than this factor
 SCALE_MIN = 0.2
 SCALE_MAX = 1.5
 
@@ -231,13 +234,21 @@ class Attitude:
                 self._cal_i = (self._cal_i + 1) % CAL_N
                 if self._cal_n < CAL_N:
                     self._cal_n += 1
-                if self._cal_n >= 3:
-                    v = sorted(cal[:self._cal_n])[self._cal_n // 2]
-                    # a gyro within its datasheet tolerance stays at 1
+                k = self._cal_n
+                if k >= 3:
+                    v = sorted(cal[:k])[k // 2]
+                    # a gyro within its datasheet tolerance stays at 1; a
+                    # wrong full-scale setting is off by 2x or more
                     if v < 1.0 / CAL_TOL or v > CAL_TOL:
-                        self.scale = SCALE_MIN if v < SCALE_MIN else (SCALE_MAX if v > SCALE_MAX else v)
+                        v = SCALE_MIN if v < SCALE_MIN else (SCALE_MAX if v > SCALE_MAX else v)
                     else:
-                        self.scale = 1.0
+                        v = 1.0
+                    if v > CAL_STEP * self.scale or CAL_STEP * v < self.scale:
+                        # (a small change is not worth a step.) The gravity
+                        # carried with the old scale is off; here, quasi-
+                        # static, the accelerometer knows better
+                        self.scale = v
+                        self.gx, self.gy, self.gz = mx, my, mz
         r[0], r[1], r[2] = mx, my, mz
         self._fx, self._fy, self._fz = mx, my, mz
 

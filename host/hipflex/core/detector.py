@@ -25,8 +25,11 @@ points where, nor the posture.
   creeps toward it (so a rest that drifts through a set is followed).
 * **Rep**: the excursion rises ``entry_deg`` above its baseline (the lowest
   point since the last excursion), peaks, and falls back below ``exit_pct`` %
-  of its rise. It counts when the rise reaches ``min_rom_deg`` and
-  ``rel_pct`` % of the set's typical rise, and it lasted ``min_rep_ms``.
+  of its rise. It counts when the rise reaches ``rel_pct`` % of the set's
+  typical rise and it lasted ``min_rep_ms``; a set is established by rises
+  of at least ``min_rom_deg`` (the typical rise is theirs), so a smaller rep
+  counts only inside such a set (a tiring leg, a lift that falls short),
+  while a set of tiny lifts or fidgets never starts.
 * **Hold**: from the first to the last still moment (turning slower than
   ``hold_dps`` over a 0.3 s window) near the top (above ``hold_pct`` % of
   the rise), less part of the slow ends of a smooth movement.
@@ -445,12 +448,16 @@ class Detector:
         sensor frame and heading ``z`` in rad), smoothed angular speed
         (deg/s) and the gyro scale in force. Depends on the thresholds only,
         so tuning can replay a recorded attitude stream through it."""
-        if scale != self._scale:
-            # the gyro was recalibrated: ranges measured before are not
-            # comparable with what comes next
+        if scale != self._scale and (scale > 1.5 * self._scale or 1.5 * scale < self._scale):
+            # the gyro was recalibrated by a large factor: ranges measured
+            # before are not comparable with what comes next
             self._scale = scale
             self._typ_n = 0
             self._typ_i = 0
+            if self._state == _OUT:
+                # the peak so far was measured with the old scale
+                a = self._a
+                a.peak = a.base
         self.speed_dps = spd
         if spd < self._still:
             self._still_ms += dtm
@@ -711,7 +718,7 @@ class Detector:
                 if pend is not None and pend.end_ms == e1:
                     self._pend_swing = end     # the held rep swung back: wait on
                 return self._reject(end, "swing back", rom, out)
-        if rom < self._min_rom or end - start < self._min_rep:
+        if end - start < self._min_rep:
             return self._reject(end, "small or short", rom, out)
         # relative to the set: the last excursions that were big enough
         # (counted or not), so one early outlier cannot mute a whole set
@@ -720,6 +727,12 @@ class Detector:
         if n >= 3:
             s = sorted(self._typ[:n])
             typ = s[(n - 1) // 2]
+        if rom < self._min_rom:
+            # below the floor: only inside a set of bigger reps, judged
+            # against them (it does not join the typical rise)
+            if typ <= 0.0 or rom < self._relf * typ:
+                return self._reject(end, "small or short", rom, out)
+            return self._accept(start, peak_ms, end, rom, hold, out)
         i = self._typ_i
         self._typ[i] = rom
         self._typ_i = (i + 1) % 5
@@ -729,6 +742,10 @@ class Detector:
             return self._reject(end, "small for this set", rom, out)
         if rom > MAX_ROM_DEG:
             return self._reject(end, "beyond hip range", rom, out)
+        return self._accept(start, peak_ms, end, rom, hold, out)
+
+    def _accept(self, start, peak_ms, end, rom, hold, out):
+        """A rep: held back for the stride test after it."""
         if self._pend is not None:
             out = self._merge(out, self._release())   # its wait is cut short
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
