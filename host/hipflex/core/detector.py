@@ -641,7 +641,10 @@ class Detector:
         """The thigh settles in a new pose right after a rep: that rep was a
         step of the posture change, not a rep."""
         pend = self._pend
-        if pend is not None and self._a.start - pend.end_ms < POST_MS:
+        if pend is not None and self._a.start - pend.end_ms < POST_MS \
+                and pend.hold_ms < CANDIDATE_MS:
+            # (a rep held still at the top for a while was meant, even if
+            # the thigh then settles a little away from where it started)
             self._pend = None
             self._reject(t, "step of a posture change", pend.rom_deg, None)
 
@@ -789,6 +792,11 @@ class Detector:
                 self._outbox.append(self._count(rep))   # handed out next steps
                 return first
             if first is not None:
+                if rep.rom_deg * 2.0 < first.rom_deg and rep.start_ms - first.end_ms <= CONFIRM_MS:
+                    # much smaller: settling after the first rep, not a
+                    # rival to it; the first goes on waiting
+                    self._reject(rep.end_ms, "unlike the first", rep.rom_deg, None)
+                    return None
                 self._reject(rep.end_ms, "lone excursion", first.rom_deg, None)
             self._first = rep
             self._second = None
