@@ -11,7 +11,9 @@ entry_deg       rise (deg) above the baseline that opens a candidate rep
 exit_pct        a rep closes when the excursion falls below this % of its rise
 rel_pct         a rep must reach this % of the set's typical range of motion
                 (median of recent excursions): small fidgets inside a set of
-                big reps are not reps
+                big reps are not reps, nor is the first move of getting up
+                after a set lying down (typically half a rep's range); a
+                tiring leg's reps stay well above it
 min_rep_ms      shortest rep (ms), start to end
 max_hold_ms     stillness away from rest longer than this is a posture change,
                 not a hold
@@ -28,7 +30,7 @@ DEFAULTS = {
     "min_rom_deg": 14,
     "entry_deg": 7,
     "exit_pct": 50,
-    "rel_pct": 50,
+    "rel_pct": 60,
     "min_rep_ms": 300,
     "max_hold_ms": 60000,
     "still_dps": 4,
