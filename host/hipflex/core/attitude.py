@@ -31,6 +31,13 @@ G = 9.80665
 # Largest gyro bias accepted (rad/s): the LSM6DS33 zero-rate level is at most
 # +-10 dps; 20 dps leaves room for temperature drift and rejects real motion.
 BIAS_LIMIT = 0.35
+# Once known, the bias is followed only by steady readings this close to it
+# (rad/s, summed over axes: about 6 dps; its drift with temperature is far
+# slower), or by a reading that stays steady longer than BIAS_SURE_S (s): a
+# slow, even turn about the vertical also looks steady to the accelerometer,
+# but no such turn lasts that long.
+BIAS_NEAR = 0.1
+BIAS_SURE_S = 10.0
 # Steadiness: gyro within this of its running mean (rad/s, summed over axes:
 # about 7 dps, a person at rest jitters) and accelerometer within this of its
 # running mean (m/s^2, summed over axes).
@@ -139,13 +146,21 @@ class Attitude:
             if self.steady_s > 0.6 and abs(mgx) < BIAS_LIMIT and abs(mgy) < BIAS_LIMIT \
                     and abs(mgz) < BIAS_LIMIT:
                 if self.bias_known:
-                    kb = dt / 3.0
+                    # see BIAS_NEAR: a first estimate taken during a slow
+                    # turn is corrected by a long still period
+                    dx = mgx - self.bx
+                    dy = mgy - self.by
+                    dz = mgz - self.bz
+                    if abs(dx) + abs(dy) + abs(dz) < BIAS_NEAR or self.steady_s > BIAS_SURE_S:
+                        kb = dt / 3.0
+                        self.bx += dx * kb
+                        self.by += dy * kb
+                        self.bz += dz * kb
                 else:
-                    kb = 1.0
                     self.bias_known = True
-                self.bx += (mgx - self.bx) * kb
-                self.by += (mgy - self.by) * kb
-                self.bz += (mgz - self.bz) * kb
+                    self.bx = mgx
+                    self.by = mgy
+                    self.bz = mgz
         else:
             self.steady_s = 0.0
         sc = self.scale
