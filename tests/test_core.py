@@ -9,7 +9,7 @@ import pytest
 from hipflex.core import profiles
 from hipflex.core.attitude import Attitude
 from hipflex.core.detector import Detector
-from signals import G, rep_profile, rotation_signal, rotmat, run
+from signals import G, min_jerk, rep_profile, rotation_signal, rotmat, run
 
 
 def _t(seconds, rate=104.0):
@@ -147,6 +147,58 @@ def test_reps_in_a_new_posture_count_after_the_change():
     reps, _ = run(t, acc, gyr)
     assert len(reps) == 6
     assert all(abs(r.rom_deg - 50) < 6 for r in reps)
+
+
+def _ramp(t, t0, dur, a0, a1):
+    """Angle going smoothly from a0 to a1 between t0 and t0 + dur (0 elsewhere)."""
+    m = (t >= t0) & (t < t0 + dur)
+    out = np.zeros_like(t)
+    out[m] = a0 + (a1 - a0) * min_jerk((t[m] - t0) / dur)
+    return out, m
+
+
+def test_bending_the_knees_to_get_up_after_a_set_is_not_a_rep():
+    """Lying leg raises, then getting up: the knees bend (the thigh rises
+    like a small rep and pauses there), then in one movement the legs go
+    straight as the trunk sits up and the thigh swings on to standing (90 deg
+    the other way) and stays. The bend was a step of getting up, not a
+    seventh rep. (A bend held still for a second or more, or a pause of more
+    than half a second before the swing, would count: the detector cannot
+    hold every rep back for what might follow.)"""
+    rate = 104.0
+    t = _t(60, rate)
+    ang, _ = rep_profile(t, 6, amp=60, rise=1.2, fall=1.2, rest=2.0, lead=4.0)
+    t_up = 4.0 + 6 * 4.4 + 2.0                   # after the set, a short rest
+    for t0, dur, a0, a1 in ((t_up, 1.2, 0.0, 40.0), (t_up + 1.2, 0.6, 40.0, 40.0),
+                            (t_up + 1.8, 2.5, 40.0, -90.0)):
+        seg, m = _ramp(t, t0, dur, a0, a1)
+        ang[m] = seg[m]
+    ang[t >= t_up + 4.3] = -90.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 6
+    assert all(r.end_ms < t_up * 1000 for r in reps)
+
+
+def test_a_rep_followed_at_once_by_a_held_rep_counts_both():
+    """A quick set: each rep starts as soon as the last one is down,
+    overshoots, settles lower and pauses there (so the pause is not judged a
+    hold at the top). The thigh settling in the next rep right after a rep is
+    not a posture change: that rep goes no farther than the one before it."""
+    rate = 52.0
+    t = _t(50, rate)
+    ang = np.zeros_like(t)
+    t0 = 4.0
+    n = 8
+    for i in range(n):
+        for s0, dur, a0, a1 in ((t0, 0.8, 0.0, 30.0), (t0 + 0.8, 0.5, 30.0, 21.0),
+                                (t0 + 1.3, 1.7, 21.0, 21.0), (t0 + 3.0, 1.0, 21.0, 0.0)):
+            seg, m = _ramp(t, s0, dur, a0, a1)
+            ang[m] = seg[m]
+        t0 += 4.6
+    acc, gyr = rotation_signal(t, ang, axis=(1, 0, 0), noise=1)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == n
 
 
 def test_gaps_and_jitter_do_not_add_or_lose_reps():

@@ -72,6 +72,8 @@ HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
+STEP_FAR = 1.5        # settling in a pose later than POST_MS + CANDIDATE_MS after
+                      # the rep voids it only this many times farther out than the rep
 SET_GAP_MS = 20000    # a rep this long after the last one opens a new set
 CONFIRM_MS = 30000    # a set's first rep waits this long for a second
 SWING_BACK_MAX = 1.5  # a swing back is at most this many times the swing before
@@ -510,13 +512,13 @@ class Detector:
         if pend is not None:
             # a held rep is counted GAIT_MS after it (or after the swing back
             # that followed it) unless a stride pattern turned up; an
-            # excursion that began right after it is awaited too: if it
-            # settles in a new pose, the rep was a step of a posture change
-            # (crouching on the way to the floor)
+            # excursion that began right after it is awaited too, until it
+            # comes back: if it settles in a new pose instead, the rep was a
+            # step of a posture change (crouching on the way to the floor,
+            # bending the knees before sitting up and getting up)
             since = self._pend_swing if self._pend_swing > pend.end_ms else pend.end_ms
             if t - since >= GAIT_MS and not (
-                    st == _OUT and self._a.start - since < POST_MS
-                    and t - since < POST_MS + CANDIDATE_MS):
+                    st == _OUT and self._a.start - since < POST_MS):
                 out = self._merge(out, self._release())
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
@@ -641,10 +643,16 @@ class Detector:
         """The thigh settles in a new pose right after a rep: that rep was a
         step of the posture change, not a rep."""
         pend = self._pend
-        if pend is not None and self._a.start - pend.end_ms < POST_MS \
-                and pend.hold_ms < CANDIDATE_MS:
+        a = self._a
+        if pend is not None and a.start - pend.end_ms < POST_MS \
+                and pend.hold_ms < CANDIDATE_MS and (
+                    t - pend.end_ms < POST_MS + CANDIDATE_MS
+                    or a.peak - a.base > STEP_FAR * pend.rom_deg):
             # (a rep held still at the top for a while was meant, even if
-            # the thigh then settles a little away from where it started)
+            # the thigh then settles a little away from where it started.
+            # A slower settling is a posture change only if it takes the
+            # thigh far beyond the rep: the next rep of a quick set may
+            # start at once and be held)
             self._pend = None
             self._reject(t, "step of a posture change", pend.rom_deg, None)
 
