@@ -64,6 +64,100 @@ def test_heading_integrates_rotation_about_the_vertical_only():
     assert att.psi == pytest.approx(psi, abs=math.radians(1.0))
 
 
+def _lifts_with_scaled_gyro(amp, k, reps=10, rate=52.0, seed=0, move=1.5):
+    """Lifts of ``amp`` deg (rise and lowering ``move`` s each, held 2 s,
+    2.5 s apart) whose gyro reads ``k`` times the true rate (a wrong
+    full-scale setting), with a little noise. Returns (t, acc, gyr)."""
+    t = _t(8 + reps * (4.5 + 2 * move), rate)
+    ang, _ = rep_profile(t, reps, amp=amp, rise=move, hold=2.0, fall=move, rest=2.5, lead=4.0)
+    acc, gyr = rotation_signal(t, ang, axis=(1, 0, 0), noise=1, seed=seed)
+    return t, acc, gyr * k
+
+
+def _scales(t, acc, gyr, params=None):
+    """Run a detector; the gyro scale in force after each sample and the reps."""
+    det = Detector(params)
+    tm = np.rint(t * 1000).astype(int)
+    sc = np.empty(len(t))
+    reps = []
+    for i in range(len(t)):
+        r = det.update(int(tm[i]), *acc[i].tolist(), *gyr[i].tolist())
+        if r:
+            reps.append(r)
+        sc[i] = det.att.scale
+    r = det.flush()
+    while r:
+        reps.append(r)
+        r = det.flush()
+    return sc, reps
+
+
+def test_a_gyro_that_over_reads_is_rescaled_for_good():
+    """A gyro reading 1.6x the true rate (outside any datasheet tolerance):
+    after a few lifts the scale is about 1/1.6 and it stays there (votes
+    that scatter around it do not send it back to 1), so the reps' range
+    is right."""
+    t, acc, gyr = _lifts_with_scaled_gyro(30.0, 1.6)
+    sc, reps = _scales(t, acc, gyr)
+    late = t > t[-1] / 2
+    assert np.all(np.abs(sc[late] * 1.6 - 1.0) < 0.2)
+    assert len(reps) == 10
+    assert all(abs(r.rom_deg - 30.0) < 4.0 for r in reps[5:])
+
+
+def test_small_lifts_calibrate_a_gyro_that_over_reads():
+    """Quick 6 deg lifts by the accelerometer, 18 deg by a gyro reading 3x:
+    each short movement votes, so the scale is corrected by the second lift
+    and from then on the small-range profile counts every lift once, with
+    its true range. (With the raw gyro the lowering overshoots past rest and
+    splits every lift in two; the first lift, before the votes are in, may
+    still count twice.)"""
+    t, acc, gyr = _lifts_with_scaled_gyro(6.0, 3.0, reps=10, seed=1, move=0.5)
+    sc, reps = _scales(t, acc, gyr, profiles.get("seated_leg_lift"))
+    assert abs(sc[-1] * 3.0 - 1.0) < 0.25
+    assert len(reps) in (10, 11)
+    assert all(abs(r.rom_deg - 6.0) < 1.5 for r in reps[-7:])
+
+
+def _tilt_moves(att, ks, deg=30.0, dt=0.02):
+    """Rock the sensor about x by ``deg`` and back, once per gyro factor in
+    ``ks`` (the gyro reads k times the true rate), pausing still at each end
+    so every movement votes on the scale."""
+    tilt = 0.0
+    for k in ks:
+        for sign in (1.0, -1.0):
+            w = sign * math.radians(deg) / 0.5          # 0.5 s per movement
+            for i in range(int(1.0 / dt)):
+                moving = i < int(0.5 / dt)
+                if moving:
+                    tilt += w * dt
+                rate = w * k if moving else 0.0
+                att.step(dt, rate * dt, 0.0, 0.0, 0.0, G * math.sin(tilt), G * math.cos(tilt))
+
+
+def test_a_corrected_gyro_scale_does_not_fall_back_to_one():
+    """Votes scatter with the movement (lever arm, motion out of the plane):
+    a gyro first found to read 1.6x, whose later votes say 1.4x, keeps a
+    corrected scale; the datasheet scale returns only when the votes say 1."""
+    att = Attitude()
+    att.init_from_accel(0.0, 0.0, G)
+    _tilt_moves(att, [1.6, 1.6])
+    assert att.scale == pytest.approx(1 / 1.6, rel=0.1)
+    _tilt_moves(att, [1.4] * 3)
+    assert att.scale < 0.8
+    _tilt_moves(att, [1.0] * 3)
+    assert att.scale == 1.0
+
+
+def test_a_good_gyro_keeps_its_datasheet_scale():
+    """Within tolerance (2 % scale error) the scale stays exactly 1, for big
+    lifts and small ones alike."""
+    for amp in (6.0, 40.0):
+        t, acc, gyr = _lifts_with_scaled_gyro(amp, 1.02, seed=2)
+        sc, _ = _scales(t, acc, gyr)
+        assert np.all(sc == 1.0)
+
+
 # ---------------------------------------------------------------- detector
 @pytest.mark.parametrize("axis,base", [
     ((0, 1, 0), None),                              # standing knee raise

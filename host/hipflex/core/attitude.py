@@ -20,7 +20,12 @@ detector uses it (MicroPython-safe: ``math`` only, no allocation per step):
   setting read with the wrong sensitivity, a wrong unit, a resampled
   stream), the scale is corrected, within ``SCALE_MIN..SCALE_MAX``, and the
   gravity estimate restarts from the accelerometer. A gyro within its
-  datasheet tolerance stays at exactly 1.
+  datasheet tolerance stays at exactly 1; a corrected scale then follows the
+  votes and returns to 1 only when they say 1 (within ``CAL_STEP``). A short
+  movement (under ``CAL_SHORT_S``) votes when one sensor saw gravity turn by
+  ``CAL_MIN_RAD`` and the other by half that, so small quick lifts calibrate
+  an over-reading gyro too; a long one (a walk, whose integration errors add
+  up) needs both.
 
 Units: angular rate rad/s, angle increments rad, acceleration m/s^2, time s.
 """
@@ -51,6 +56,8 @@ SMOOTH_MS = 250
 # poses that turn gravity by more than CAL_MIN_RAD (8 deg) compare the turn
 # the gyro alone predicts with the one the accelerometer measured.
 CAL_MIN_RAD = 0.14
+CAL_SHORT_S = 4.0     # a movement shorter than this (s) votes when it turned gravity by
+                      # CAL_MIN_RAD by one sensor's account and half that by the other's
 CAL_N = 5             # movements that vote on the scale (median)
 CAL_TOL = 1.5         # closer to 1 than this, the datasheet scale is kept (votes
                       # scatter +-30 % with lever-arm and body motion)
@@ -87,6 +94,7 @@ class Attitude:
         self._fz = 1.0
         self._ref = [0.0, 0.0, 1.0]
         self._quiet_s = 0.0
+        self._move_s = 0.0
         self._moved = False
         self._anorm = 0.0
         self._cal = [1.0] * CAL_N
@@ -227,6 +235,7 @@ class Attitude:
             an = self._anorm = n
         if n < 1e-6 or abs(n - an) > 0.04 * an or w2 > 0.12:
             self._quiet_s = 0.0
+            self._move_s += dt
             return
         self._anorm = an + (n - an) * (dt / 2.0 if dt < 2.0 else 1.0)
         self._quiet_s += dt
@@ -240,7 +249,12 @@ class Attitude:
             self._moved = False
             acc = _angle(r[0], r[1], r[2], mx, my, mz)
             gyr = _angle(r[0], r[1], r[2], self._fx, self._fy, self._fz)
-            if acc > CAL_MIN_RAD and gyr > CAL_MIN_RAD:
+            big = CAL_MIN_RAD
+            if self._move_s < CAL_SHORT_S:
+                # one short movement (a lift, not a walk whose integration
+                # errors add up): a smaller turn on one side is enough
+                big = 0.5 * CAL_MIN_RAD
+            if (acc > CAL_MIN_RAD and gyr > big) or (gyr > CAL_MIN_RAD and acc > big):
                 # the scale this movement asks for (the gyro here was already
                 # scaled by self.scale); the last CAL_N of them vote (median)
                 q = self.scale * acc / gyr
@@ -253,8 +267,14 @@ class Attitude:
                 if k >= 3:
                     v = sorted(cal[:k])[k // 2]
                     # a gyro within its datasheet tolerance stays at 1; a
-                    # wrong full-scale setting is off by 2x or more
-                    if v < 1.0 / CAL_TOL or v > CAL_TOL:
+                    # wrong full-scale setting is off by 2x or more. Once
+                    # corrected, the scale follows the votes and goes back
+                    # to 1 only when they say 1
+                    if self.scale == 1.0:
+                        band = CAL_TOL
+                    else:
+                        band = CAL_STEP
+                    if v < 1.0 / band or v > band:
                         v = SCALE_MIN if v < SCALE_MIN else (SCALE_MAX if v > SCALE_MAX else v)
                     else:
                         v = 1.0
@@ -266,6 +286,7 @@ class Attitude:
                         self.gx, self.gy, self.gz = mx, my, mz
         r[0], r[1], r[2] = mx, my, mz
         self._fx, self._fy, self._fz = mx, my, mz
+        self._move_s = 0.0
 
 
 def _angle(ax, ay, az, bx, by, bz):
