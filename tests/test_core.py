@@ -209,6 +209,26 @@ def test_hold_duration_is_measured_live_and_at_the_end():
     assert live / 1000 == pytest.approx(6.0, abs=0.6)
 
 
+def test_a_twitch_above_the_hold_on_the_way_down_does_not_undo_it():
+    """A boat pose held 20 s at 50 deg; as the legs come down they first jerk
+    up to 70 deg. The hold is still 20 s: it is judged against the top as it
+    stood while it was held, not against the twitch (which would put the
+    hold below 75 % of the rise). The excursion's own bookkeeping is fed
+    directly (angle and turning rate per 40 ms step)."""
+    det = Detector(profiles.get("v_sit_hold"))
+    trip = det._a
+    trip.clear(0, 0.0)
+    t = 0
+    for a0, a1, dur, rate in ((0.0, 50.0, 1.5, 33.0), (50.0, 50.0, 20.0, 0.5),
+                              (50.0, 70.0, 0.3, 60.0), (70.0, 0.0, 1.5, 45.0)):
+        n = int(round(dur / 0.04))
+        for i in range(1, n + 1):
+            t += 40
+            trip.step(t, 40, a0 + (a1 - a0) * i / n, 0.0, rate, det)
+    assert trip.peak == pytest.approx(70.0)
+    assert trip.hold(t, det) / 1000 == pytest.approx(20.0, abs=0.6)
+
+
 def test_still_input_gives_no_reps_and_small_reps_are_ignored_by_auto():
     t = _t(30)
     acc, gyr = rotation_signal(t, np.zeros_like(t), noise=2)

@@ -161,6 +161,8 @@ class _Trip:
         self.run_start = None
         self.run_end = t
         self.run_min = 0.0
+        self.run_floor = 0.0
+        self.best_floor = 0.0
         self.best_start = t
         self.best_end = t
         self.best_run = 0
@@ -207,6 +209,7 @@ class _Trip:
                     self.run_start = t - dtm
                     self.run_min = ang
                 self.run_end = t
+                self.run_floor = floor
                 live = t - self.run_start
             if self.run_start is not None and ang < self.run_min:
                 self.run_min = ang
@@ -227,18 +230,21 @@ class _Trip:
             return
         self.run_start = None
         run = self.run_end - rs
-        if (run > self.best_run and self.run_min >= floor) or self.best_min < floor:
+        # a run is judged against the top as it stood while it was held: a
+        # twitch above it afterwards (on the way down) does not undo it
+        f = self.run_floor
+        if (run > self.best_run and self.run_min >= f) or self.best_min < self.best_floor:
             self.best_run = run
             self.best_min = self.run_min
+            self.best_floor = f
             self.best_start = rs
             self.best_end = self.run_end
 
     def hold(self, t, det):
         """Hold (ms) of the finished excursion (``t``: its end)."""
-        floor = self.hold_floor(det._holdf)
-        self.close_run(t, floor)
+        self.close_run(t, 0.0)
         rise = self.peak - self.base
-        if self.best_min < floor or self.best_run <= 0 or rise <= 0.0:
+        if self.best_min < self.best_floor or self.best_run <= 0 or rise <= 0.0:
             return 0
         # A smooth movement slows down gradually, so the end of the way up
         # and the start of the way down already read as still. For a
