@@ -72,6 +72,7 @@ HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
+SHORT_REL = 0.8       # a rep under this share of the set's typical range waits longer
 STEP_FAR = 1.5        # settling in a pose later than POST_MS + CANDIDATE_MS after
                       # the rep voids it only this many times farther out than the rep
 SET_GAP_MS = 20000    # a rep this long after the last one opens a new set
@@ -348,6 +349,8 @@ class Detector:
         self._outbox = []
         self._walk_until = -WALK_MS
         self._pend_swing = 0
+        self._pend_wait = GAIT_MS
+        self._pend_post = POST_MS
 
     def _load(self):
         p = self.params
@@ -523,8 +526,8 @@ class Detector:
             # step of a posture change (crouching on the way to the floor,
             # bending the knees before sitting up and getting up)
             since = self._pend_swing if self._pend_swing > pend.end_ms else pend.end_ms
-            if t - since >= GAIT_MS and not (
-                    st == _OUT and self._a.start - since < POST_MS):
+            if t - since >= self._pend_wait and not (
+                    st == _OUT and self._a.start - since < self._pend_post):
                 out = self._merge(out, self._release())
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
@@ -650,9 +653,9 @@ class Detector:
         step of the posture change, not a rep."""
         pend = self._pend
         a = self._a
-        if pend is not None and a.start - pend.end_ms < POST_MS \
+        if pend is not None and a.start - pend.end_ms < self._pend_post \
                 and pend.hold_ms < CANDIDATE_MS and (
-                    t - pend.end_ms < POST_MS + CANDIDATE_MS
+                    (a.start - pend.end_ms < GAIT_MS and t - pend.end_ms < POST_MS + CANDIDATE_MS)
                     or a.peak - a.base > STEP_FAR * pend.rom_deg):
             # (a rep held still at the top for a while was meant, even if
             # the thigh then settles a little away from where it started.
@@ -766,6 +769,15 @@ class Detector:
         if self._pend is not None:
             out = self._merge(out, self._release())   # its wait is cut short
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
+        # a rep well short of the set's typical range may be the first step
+        # of getting up (bending the knees to sit up): it waits longer for
+        # what follows
+        n = self._typ_n
+        if n >= 3 and rom < SHORT_REL * sorted(self._typ[:n])[(n - 1) // 2]:
+            self._pend_wait = self._pend_post = POST_MS + CANDIDATE_MS
+        else:
+            self._pend_wait = GAIT_MS
+            self._pend_post = POST_MS
         self._pend_swing = end
         return out
 
