@@ -322,6 +322,32 @@ def test_a_rep_followed_at_once_by_a_held_rep_counts_both():
     assert len(reps) == n
 
 
+def test_after_a_turn_beyond_the_hips_range_the_rest_is_found_again():
+    """Getting up from the floor through a deep crouch turns the thigh
+    150 deg and leaves it 70 deg from where it lay; no hip does that. The
+    person then sways on their feet (never still) and starts knee raises.
+    The rest is taken afresh where the thigh is, so the raises count with
+    their own range (not measured from the pose on the floor)."""
+    rate = 52.0
+    t = _t(45, rate)
+    ang = np.zeros_like(t)
+    for t0, dur, a0, a1 in ((4.0, 1.5, 0.0, 150.0), (5.5, 1.0, 150.0, 70.0)):
+        seg, m = _ramp(t, t0, dur, a0, a1)
+        ang[m] = seg[m]
+    ang[t >= 6.5] = 70.0
+    lifts, _ = rep_profile(t, 6, amp=45, rise=0.8, fall=0.8, rest=2.0, lead=9.0)
+    sway = np.where((t >= 6.5) & (t < 9.0), 2.0 * np.sin(2 * np.pi * 0.7 * (t - 6.5)), 0.0)
+    a1, g1 = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=3)
+    a2, g2 = rotation_signal(t, lifts + sway, axis=(1, 0, 0), base=rotmat((0, 1, 0), 70.0),
+                             noise=1, seed=4)
+    late = t >= 6.5
+    acc = np.where(late[:, None], a2, a1)
+    gyr = np.where(late[:, None], g2, g1)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 6
+    assert all(abs(r.rom_deg - 45.0) < 5.0 for r in reps)
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

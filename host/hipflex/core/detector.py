@@ -753,6 +753,16 @@ class Detector:
             if typ <= 0.0 or rom < self._relf * typ:
                 return self._reject(end, "small or short", rom, out)
             return self._accept(start, peak_ms, end, rom, hold, out)
+        if rom > MAX_ROM_DEG:
+            # beyond the hip's range: the body turned round, rolled over or
+            # got up, and the thigh is on its way somewhere new; the next
+            # pose it dwells in is the rest, and a new set begins
+            self._state = _WAIT
+            self._wait_ms = 0
+            self._typ_n = 0
+            self._typ_i = 0
+            self._last_rep_ms = None
+            return self._reject(end, "beyond hip range", rom, out)
         i = self._typ_i
         self._typ[i] = rom
         self._typ_i = (i + 1) % 5
@@ -760,8 +770,6 @@ class Detector:
             self._typ_n = n + 1
         if rom < self._relf * typ:
             return self._reject(end, "small for this set", rom, out)
-        if rom > MAX_ROM_DEG:
-            return self._reject(end, "beyond hip range", rom, out)
         return self._accept(start, peak_ms, end, rom, hold, out)
 
     def _accept(self, start, peak_ms, end, rom, hold, out):
