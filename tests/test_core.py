@@ -348,6 +348,35 @@ def test_after_a_turn_beyond_the_hips_range_the_rest_is_found_again():
     assert all(abs(r.rom_deg - 45.0) < 5.0 for r in reps)
 
 
+def test_sitting_on_a_chair_for_a_while_is_not_a_rep():
+    """Standing, then sitting down on a chair (leaning over it, 90 deg, and
+    settling back to 62 deg) for 15 s, shifting about all the while,
+    standing up, and again 10 s later: two alike excursions, but a lift
+    does not stay that long away from rest without holding at its top. A
+    boat pose held as long counts."""
+    rate = 52.0
+    t = _t(60, rate)
+    ang = np.zeros_like(t)
+    t0 = 4.0
+    for _ in range(2):
+        for s0, dur, a0, a1 in ((t0, 1.2, 0.0, 90.0), (t0 + 1.2, 0.8, 90.0, 62.0),
+                                (t0 + 2.0, 14.0, 62.0, 62.0), (t0 + 16.0, 0.8, 62.0, 90.0),
+                                (t0 + 16.8, 1.2, 90.0, 0.0)):
+            seg, m = _ramp(t, s0, dur, a0, a1)
+            ang[m] = seg[m]
+        t0 += 28.0
+    sitting = (ang > 55.0) & (ang < 70.0)
+    ang += np.where(sitting, 3.0 * np.sin(2 * np.pi * 0.6 * t), 0.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1)
+    reps, _ = run(t, acc, gyr)
+    assert reps == []
+    boat, _ = rep_profile(t, 2, amp=62, rise=1.5, hold=15.0, fall=1.5, rest=10.0, lead=4.0)
+    acc, gyr = rotation_signal(t, boat, axis=(0, 1, 0), noise=1)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 2
+    assert all(r.hold_ms > 14000 for r in reps)
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

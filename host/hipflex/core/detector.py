@@ -63,6 +63,7 @@ TICK_MS = 40          # detector step (a fixed time grid); samples are integrate
 GAP_MS = 1000         # longer gaps are not integrated (stream stalled)
 WAIT_MS = 2000        # longest wait for a first still moment
 SETTLE_MS = 300       # stillness that makes a pose 'dwelt in'
+UNHELD_MS = 12000     # an excursion this long away from rest, besides its hold, is no rep
 CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # swings of a stride follow each other this closely
@@ -740,6 +741,10 @@ class Detector:
                 return self._reject(end, "swing back", rom, out)
         if end - start < self._min_rep:
             return self._reject(end, "small or short", rom, out)
+        if end - start - hold > UNHELD_MS:
+            # long away from rest without holding still: sitting on a chair
+            # or kneeling and moving about, not a lift
+            return self._reject(end, "dwelt, not held", rom, out)
         # relative to the set: the last excursions that were big enough
         # (counted or not), so one early outlier cannot mute a whole set
         n = self._typ_n
