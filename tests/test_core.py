@@ -52,6 +52,29 @@ def test_gyro_bias_is_learned_while_steady():
     assert att.speed < 5e-3
 
 
+def test_a_slow_turn_about_the_vertical_does_not_become_gyro_bias():
+    """Lying still, the bias is learned; then the whole body turns slowly and
+    evenly about the vertical (10 deg/s for 5 s: the accelerometer sees no
+    change, so the sensor looks steady). The turn is not bias; a rate that
+    stays put for longer than any such turn (12 s) is."""
+    att = Attitude()
+    att.init_from_accel(0.0, 0.0, G)
+    bias = (0.02, -0.01, 0.015)
+    dt = 0.01
+    for _ in range(300):
+        att.step(dt, bias[0] * dt, bias[1] * dt, bias[2] * dt, 0.0, 0.0, G)
+    assert (att.bx, att.by, att.bz) == pytest.approx(bias, abs=2e-3)
+    turn = math.radians(10.0)
+    for _ in range(500):
+        att.step(dt, bias[0] * dt, bias[1] * dt, (bias[2] + turn) * dt, 0.0, 0.0, G)
+    assert (att.bx, att.by, att.bz) == pytest.approx(bias, abs=2e-3)
+    assert math.degrees(att.psi) == pytest.approx(50.0, abs=3.0)
+    # a new zero-rate offset (a big temperature step) that lasts: followed
+    for _ in range(1800):
+        att.step(dt, bias[0] * dt, bias[1] * dt, (bias[2] + turn) * dt, 0.0, 0.0, G)
+    assert att.bz == pytest.approx(bias[2] + turn, abs=0.02)
+
+
 def test_heading_integrates_rotation_about_the_vertical_only():
     att = Attitude(gain=2.0)
     att.init_from_accel(0.0, 0.0, G)
