@@ -400,6 +400,49 @@ def test_sitting_on_a_chair_for_a_while_is_not_a_rep():
     assert all(r.hold_ms > 14000 for r in reps)
 
 
+def _imu_from_orientations(t, R):
+    """Accelerometer (m/s^2) and gyro (rad/s) of a sensor whose sensor->world
+    rotation is R[i] at t[i] (the body rate from successive orientations)."""
+    n = len(t)
+    acc = np.array([R[i].T @ np.array([0.0, 0.0, G]) for i in range(n)])
+    gyr = np.zeros((n, 3))
+    for i in range(n - 1):
+        d = R[i].T @ R[i + 1]                      # body-frame step
+        w = np.array([d[2, 1] - d[1, 2], d[0, 2] - d[2, 0], d[1, 0] - d[0, 1]]) / 2.0
+        gyr[i] = w / (t[i + 1] - t[i])
+    gyr[-1] = gyr[-2]
+    return acc, gyr
+
+
+def test_a_new_posture_starts_a_new_set():
+    """Six leg raises lying down, then the person shifts on the mat (the leg
+    slides 25 deg aside and settles) and from there lifts once more before
+    getting up. A new posture starts a new set, which a second rep like the
+    first has to confirm: the lone lift is not counted, the six are."""
+    rate = 52.0
+    t = _t(50, rate)
+    lifts, _ = rep_profile(t, 6, amp=50, rise=1.0, fall=1.0, rest=2.0, lead=4.0)
+    end_set = 4.0 + 6 * 4.0
+    slide = np.zeros_like(t)
+    seg, m = _ramp(t, end_set + 2.0, 1.0, 0.0, 25.0)
+    slide[m] = seg[m]
+    slide[t >= end_set + 3.0] = 25.0
+    for t0, dur, a0, a1 in ((end_set + 6.0, 1.0, 0.0, 35.0), (end_set + 7.0, 0.5, 35.0, 35.0),
+                            (end_set + 7.5, 1.0, 35.0, 0.0)):
+        seg, m = _ramp(t, t0, dur, a0, a1)
+        lifts[m] = seg[m]
+    lying = rotmat((0, 1, 0), 90.0)                 # thigh along world x, lying
+    R = [rotmat((0, 0, 1), slide[i]) @ rotmat((0, 1, 0), -lifts[i]) @ lying
+         for i in range(len(t))]
+    acc, gyr = _imu_from_orientations(t, R)
+    rng = np.random.default_rng(2)
+    acc += rng.normal(0.0, 0.05, acc.shape)
+    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 6
+    assert all(r.end_ms < end_set * 1000 for r in reps)
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

@@ -683,6 +683,13 @@ class Detector:
         self.hold_ms = 0
         self._typ_n = 0
         self._typ_i = 0
+        # a new posture starts a new set: a rep still waiting is settled
+        # first, then the next one must be confirmed by a second like it
+        if self._pend is not None:
+            r = self._release()
+            if r is not None:
+                self._outbox.append(r)
+        self._last_rep_ms = None
         self._base = 0.0
         self._base_ms = t
         self._c0.live = self._c1.live = False
