@@ -294,26 +294,26 @@ def _ramp(t, t0, dur, a0, a1):
     return out, m
 
 
-@pytest.mark.parametrize("pause", [0.0, 1.0])
-def test_bending_the_knees_to_get_up_after_a_set_is_not_a_rep(pause):
+@pytest.mark.parametrize("pause, bend", [(0.0, 40.0), (1.0, 40.0), (1.0, 55.0)])
+def test_bending_the_knees_to_get_up_after_a_set_is_not_a_rep(pause, bend):
     """Lying leg raises, then getting up: the knees bend (the thigh rises
     like a smaller rep and pauses there), the legs go straight as the trunk
     sits up, and after ``pause`` s the thigh swings on to standing (90 deg
     the other way) and stays. The bend was a step of getting up, not a
-    seventh rep: a rep well short of the set's range waits 2.5 s for what
-    follows. (A bend held still for a second or more would count: a rep held
-    at the top was meant.)"""
+    seventh rep: a slow rep short of the set's typical range waits 2.5 s for
+    what follows. (A bend held still for a second or more would count: a rep
+    held at the top was meant.)"""
     rate = 104.0
     t = _t(60, rate)
     ang, _ = rep_profile(t, 6, amp=60, rise=1.2, fall=1.2, rest=2.0, lead=4.0)
     t_up = 4.0 + 6 * 4.4 + 2.0                   # after the set, a short rest
     if pause:
-        steps = ((t_up, 1.2, 0.0, 40.0), (t_up + 1.2, 0.6, 40.0, 40.0),
-                 (t_up + 1.8, 1.0, 40.0, 0.0), (t_up + 2.8, pause, 0.0, 0.0),
+        steps = ((t_up, 1.2, 0.0, bend), (t_up + 1.2, 0.6, bend, bend),
+                 (t_up + 1.8, 1.0, bend, 0.0), (t_up + 2.8, pause, 0.0, 0.0),
                  (t_up + 2.8 + pause, 1.5, 0.0, -90.0))
     else:                                        # one flowing movement
-        steps = ((t_up, 1.2, 0.0, 40.0), (t_up + 1.2, 0.6, 40.0, 40.0),
-                 (t_up + 1.8, 2.5, 40.0, -90.0))
+        steps = ((t_up, 1.2, 0.0, bend), (t_up + 1.2, 0.6, bend, bend),
+                 (t_up + 1.8, 2.5, bend, -90.0))
     for t0, dur, a0, a1 in steps:
         seg, m = _ramp(t, t0, dur, a0, a1)
         ang[m] = seg[m]

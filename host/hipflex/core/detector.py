@@ -73,7 +73,6 @@ HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
-SHORT_REL = 0.8       # a rep under this share of the set's typical range waits longer
 STEP_FAR = 1.5        # settling in a pose later than POST_MS + CANDIDATE_MS after
                       # the rep voids it only this many times farther out than the rep
 SET_GAP_MS = 20000    # a rep this long after the last one opens a new set
@@ -789,11 +788,11 @@ class Detector:
         if self._pend is not None:
             out = self._merge(out, self._release())   # its wait is cut short
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
-        # a rep well short of the set's typical range may be the first step
+        # a slow rep short of the set's typical range may be the first step
         # of getting up (bending the knees to sit up): it waits longer for
-        # what follows
+        # what follows (quick swings are not how anyone gets up)
         n = self._typ_n
-        if n >= 3 and rom < SHORT_REL * sorted(self._typ[:n])[(n - 1) // 2]:
+        if n >= 3 and end - start >= STRIDE_MS and rom < sorted(self._typ[:n])[(n - 1) // 2]:
             self._pend_wait = self._pend_post = POST_MS + CANDIDATE_MS
         else:
             self._pend_wait = GAIT_MS
