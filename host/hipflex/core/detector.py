@@ -82,6 +82,7 @@ CYCLE_MS = 1800       # a stride cycle (forward to forward) is shorter than this
 STRIDE_MS = 1200      # a swing this short, with no pause at the top, may be a stride
 WALK_MS = 2500        # after a stride, excursions this soon are walking too
 PATH_STEP_DEG = 2.0   # resolution of the tilt path (deg)
+YAW_PATH = 1.5        # a horizontal-plane lift's tilt path is at most this times its range
 REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
@@ -265,12 +266,20 @@ class _Trip:
         h = self.best_run - int(cut * 1000.0 * HOLD_TRIM)
         return h if h > 0 else 0
 
-    def rom(self):
+    def rom(self, t):
+        """Range (deg) of the excursion ending at ``t`` (ms); 0 when it was
+        a turn about the vertical while the thigh's elevation swung back and
+        forth (stepping round), not a horizontal-plane lift. A lift with the
+        leg turning out and drifting up a little sways the elevation once up
+        and once down (a path up to about 1.5x its range); quick swings get
+        no such allowance."""
         rom = self.peak - self.base
-        if self.peak_yaw and self.tilt_path > rom:
-            # a turn about the vertical while the thigh's elevation swings back
-            # and forth (stepping round): not a horizontal-plane lift
-            return 0.0
+        if self.peak_yaw:
+            lim = rom
+            if t - self.start > STRIDE_MS:
+                lim = YAW_PATH * rom
+            if self.tilt_path > lim:
+                return 0.0
         return rom
 
 
@@ -601,7 +610,7 @@ class Detector:
                 if c.peak >= self._entry and bang < self._exit * c.peak:
                     # a round trip from this pose without dwelling at rest:
                     # the posture changed, this pose is the rest now
-                    rep = (c.start, c.peak_ms, c.rom(), t, c.hold(t, self), None)
+                    rep = (c.start, c.peak_ms, c.rom(t), t, c.hold(t, self), None)
                     self._posture(t, c.pose, None)
                     return self._judge(rep, out)
             self.holding = h > 0 or self._still_ms >= SETTLE_MS
@@ -696,7 +705,7 @@ class Detector:
     def _finish(self, t, ang, out):
         """The excursion came back toward rest: judge it as a rep."""
         a = self._a
-        rep = (a.start, a.peak_ms, a.rom(), t, a.hold(t, self), a.peak_u)
+        rep = (a.start, a.peak_ms, a.rom(t), t, a.hold(t, self), a.peak_u)
         self._state = _REST
         self.in_rep = False
         self.holding = False
