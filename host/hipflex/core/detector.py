@@ -38,7 +38,12 @@ points where, nor the posture.
   to dwell at the old rest pose makes it a rep with a hold; a round trip from
   the new pose that returns there without visiting the old rest makes the new
   pose the rest (and that round trip a rep); staying away longer than
-  ``max_hold_ms`` is a posture change.
+  ``max_hold_ms`` is a posture change, and so is an excursion that spends
+  more than ``UNHELD_MS`` away from rest besides its hold (sitting on a
+  chair). A rep followed at once by a movement that settles in a new pose
+  was a step of it (bending the knees to get up after a lying set); a slow
+  rep below the set's typical range waits ``POST_MS + CANDIDATE_MS`` for
+  such a movement, the others ``GAIT_MS``.
 * **Gait**: walking swings the thigh forward, back through the rest pose
   (by at least ``swing_pct`` % of the swing) and forward again, each within
   ``GAIT_MS`` of the last and all within ``CYCLE_MS``; those are strides,
@@ -46,12 +51,14 @@ points where, nor the posture.
   right after a rep (the body's pendulum when hanging) is not a rep either,
   but the rep stands.
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
-  (turning round, rolling over).
+  (turning round, rolling over, getting up): the rest is found afresh. A
+  turn about the vertical whose elevation swings back and forth more than
+  once is stepping round, not a side-lying lift.
 * **Sets**: the first rep of a set (none counted for ``SET_GAP_MS``) is
   counted only when a second one like it follows within ``CONFIRM_MS``: a
   lone excursion (crouching to the floor, sitting down and getting up) is
   not a set. Two quick back-to-back swings with no pause wait for a third,
-  as that is how a walk begins.
+  as that is how a walk begins. A new posture starts a new set.
 """
 
 import math
