@@ -270,10 +270,7 @@ class Attitude:
                     # wrong full-scale setting is off by 2x or more. Once
                     # corrected, the scale follows the votes and goes back
                     # to 1 only when they say 1
-                    if self.scale == 1.0:
-                        band = CAL_TOL
-                    else:
-                        band = CAL_STEP
+                    band = CAL_TOL if self.scale == 1.0 else CAL_STEP
                     if v < 1.0 / band or v > band:
                         v = SCALE_MIN if v < SCALE_MIN else (SCALE_MAX if v > SCALE_MAX else v)
                     else:

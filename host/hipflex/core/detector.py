@@ -223,7 +223,7 @@ class _Trip:
             if self.run_start is not None and ang < self.run_min:
                 self.run_min = ang
             return live
-        self.close_run(t, floor)
+        self.close_run()
         return 0
 
     def hold_floor(self, holdf):
@@ -233,7 +233,7 @@ class _Trip:
         g = self.peak - HOLD_BAND_DEG
         return f if f < g else g
 
-    def close_run(self, t, floor):
+    def close_run(self):
         rs = self.run_start
         if rs is None:
             return
@@ -251,7 +251,7 @@ class _Trip:
 
     def hold(self, t, det):
         """Hold (ms) of the finished excursion (``t``: its end)."""
-        self.close_run(t, 0.0)
+        self.close_run()
         rise = self.peak - self.base
         if self.best_min < self.best_floor or self.best_run <= 0 or rise <= 0.0:
             return 0
@@ -569,9 +569,7 @@ class Detector:
                 self._near_ms = 0
                 self._c0.live = self._c1.live = False
             elif self._last_rep_ms is not None and t - self._last_rep_ms > NEW_SET_MS:
-                self._typ_n = 0
-                self._typ_i = 0
-                self._last_rep_ms = None
+                self._close_set()
             return out
         # ---- _OUT: an excursion from rest is under way
         a = self._a
@@ -681,6 +679,21 @@ class Detector:
             self._pend = None
             self._reject(t, "step of a posture change", pend.rom_deg, None)
 
+    def _typical(self):
+        """The set's typical range (deg): the median of the last excursions
+        that reached ``min_rom_deg`` (0 until there are three)."""
+        n = self._typ_n
+        if n < 3:
+            return 0.0
+        return sorted(self._typ[:n])[(n - 1) // 2]
+
+    def _close_set(self):
+        """The set is over: its typical range is forgotten and the next
+        rep opens a new one (waiting for a second like it)."""
+        self._typ_n = 0
+        self._typ_i = 0
+        self._last_rep_ms = None
+
     def _swing_lim(self, rom):
         lim = self._swingf * rom
         return lim if lim > SWING_FLOOR_DEG else SWING_FLOOR_DEG
@@ -696,15 +709,13 @@ class Detector:
         self.in_rep = False
         self.holding = False
         self.hold_ms = 0
-        self._typ_n = 0
-        self._typ_i = 0
         # a new posture starts a new set: a rep still waiting is settled
         # first, then the next one must be confirmed by a second like it
         if self._pend is not None:
             r = self._release()
             if r is not None:
                 self._outbox.append(r)
-        self._last_rep_ms = None
+        self._close_set()
         self._base = 0.0
         self._base_ms = t
         self._c0.live = self._c1.live = False
@@ -769,11 +780,8 @@ class Detector:
             return self._reject(end, "dwelt, not held", rom, out)
         # relative to the set: the last excursions that were big enough
         # (counted or not), so one early outlier cannot mute a whole set
+        typ = self._typical()
         n = self._typ_n
-        typ = 0.0
-        if n >= 3:
-            s = sorted(self._typ[:n])
-            typ = s[(n - 1) // 2]
         if rom < self._min_rom:
             # below the floor: only inside a set of bigger reps, judged
             # against them (it does not join the typical rise)
@@ -786,9 +794,7 @@ class Detector:
             # pose it dwells in is the rest, and a new set begins
             self._state = _WAIT
             self._wait_ms = 0
-            self._typ_n = 0
-            self._typ_i = 0
-            self._last_rep_ms = None
+            self._close_set()
             return self._reject(end, "beyond hip range", rom, out)
         i = self._typ_i
         self._typ[i] = rom
@@ -807,8 +813,7 @@ class Detector:
         # a slow rep short of the set's typical range may be the first step
         # of getting up (bending the knees to sit up): it waits longer for
         # what follows (quick swings are not how anyone gets up)
-        n = self._typ_n
-        if n >= 3 and end - start >= STRIDE_MS and rom < sorted(self._typ[:n])[(n - 1) // 2]:
+        if end - start >= STRIDE_MS and rom < self._typical():
             self._pend_wait = self._pend_post = POST_MS + CANDIDATE_MS
         else:
             self._pend_wait = GAIT_MS
