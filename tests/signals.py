@@ -46,6 +46,28 @@ def rep_profile(t, reps, rise=1.0, hold=0.0, fall=1.2, rest=1.5, amp=60.0, lead=
     return ang, labels
 
 
+def ramp(t, ang, t0, dur, a0, a1):
+    """Overwrite ``ang`` (deg) on ``t0 <= t < t0 + dur`` with a smooth
+    (minimum-jerk) move from ``a0`` to ``a1``."""
+    m = (t >= t0) & (t < t0 + dur)
+    ang[m] = a0 + (a1 - a0) * min_jerk((t[m] - t0) / dur)
+
+
+def imu_from_orientations(t, R):
+    """Accelerometer (m/s^2) and gyro (rad/s) of a sensor whose
+    sensor->world rotation is ``R[i]`` at ``t[i]`` (the body rate from
+    successive orientations): for motions about more than one axis."""
+    n = len(t)
+    acc = np.array([R[i].T @ np.array([0.0, 0.0, G]) for i in range(n)])
+    gyr = np.zeros((n, 3))
+    for i in range(n - 1):
+        d = R[i].T @ R[i + 1]                      # body-frame step
+        w = np.array([d[2, 1] - d[1, 2], d[0, 2] - d[2, 0], d[1, 0] - d[0, 1]]) / 2.0
+        gyr[i] = w / (t[i + 1] - t[i])
+    gyr[-1] = gyr[-2]
+    return acc, gyr
+
+
 def rotation_signal(t, angle_deg, axis=(1, 0, 0), base=None, mount=None, noise=0.0, seed=0):
     """Accel (m/s^2) and gyro (rad/s) in the sensor frame for a rotation by
     angle_deg(t) about world ``axis``, starting from orientation ``base``

@@ -9,7 +9,7 @@ import pytest
 from hipflex.core import profiles
 from hipflex.core.attitude import Attitude
 from hipflex.core.detector import Detector
-from signals import G, min_jerk, rep_profile, rotation_signal, rotmat, run
+from signals import G, imu_from_orientations, ramp, rep_profile, rotation_signal, rotmat, run
 
 
 def _t(seconds, rate=104.0):
@@ -286,14 +286,6 @@ def test_reps_in_a_new_posture_count_after_the_change():
     assert all(abs(r.rom_deg - 50) < 6 for r in reps)
 
 
-def _ramp(t, t0, dur, a0, a1):
-    """Angle going smoothly from a0 to a1 between t0 and t0 + dur (0 elsewhere)."""
-    m = (t >= t0) & (t < t0 + dur)
-    out = np.zeros_like(t)
-    out[m] = a0 + (a1 - a0) * min_jerk((t[m] - t0) / dur)
-    return out, m
-
-
 @pytest.mark.parametrize("pause, bend", [(0.0, 40.0), (1.0, 40.0), (1.0, 55.0)])
 def test_bending_the_knees_to_get_up_after_a_set_is_not_a_rep(pause, bend):
     """Lying leg raises, then getting up: the knees bend (the thigh rises
@@ -315,8 +307,7 @@ def test_bending_the_knees_to_get_up_after_a_set_is_not_a_rep(pause, bend):
         steps = ((t_up, 1.2, 0.0, bend), (t_up + 1.2, 0.6, bend, bend),
                  (t_up + 1.8, 2.5, bend, -90.0))
     for t0, dur, a0, a1 in steps:
-        seg, m = _ramp(t, t0, dur, a0, a1)
-        ang[m] = seg[m]
+        ramp(t, ang, t0, dur, a0, a1)
     ang[t >= steps[-1][0] + steps[-1][1]] = -90.0
     acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1)
     reps, _ = run(t, acc, gyr)
@@ -337,8 +328,7 @@ def test_a_rep_followed_at_once_by_a_held_rep_counts_both():
     for i in range(n):
         for s0, dur, a0, a1 in ((t0, 0.8, 0.0, 30.0), (t0 + 0.8, 0.5, 30.0, 21.0),
                                 (t0 + 1.3, 1.7, 21.0, 21.0), (t0 + 3.0, 1.0, 21.0, 0.0)):
-            seg, m = _ramp(t, s0, dur, a0, a1)
-            ang[m] = seg[m]
+            ramp(t, ang, s0, dur, a0, a1)
         t0 += 4.6
     acc, gyr = rotation_signal(t, ang, axis=(1, 0, 0), noise=1)
     reps, _ = run(t, acc, gyr)
@@ -355,8 +345,7 @@ def test_after_a_turn_beyond_the_hips_range_the_rest_is_found_again():
     t = _t(45, rate)
     ang = np.zeros_like(t)
     for t0, dur, a0, a1 in ((4.0, 1.5, 0.0, 150.0), (5.5, 1.0, 150.0, 70.0)):
-        seg, m = _ramp(t, t0, dur, a0, a1)
-        ang[m] = seg[m]
+        ramp(t, ang, t0, dur, a0, a1)
     ang[t >= 6.5] = 70.0
     lifts, _ = rep_profile(t, 6, amp=45, rise=0.8, fall=0.8, rest=2.0, lead=9.0)
     sway = np.where((t >= 6.5) & (t < 9.0), 2.0 * np.sin(2 * np.pi * 0.7 * (t - 6.5)), 0.0)
@@ -385,8 +374,7 @@ def test_sitting_on_a_chair_for_a_while_is_not_a_rep():
         for s0, dur, a0, a1 in ((t0, 1.2, 0.0, 90.0), (t0 + 1.2, 0.8, 90.0, 62.0),
                                 (t0 + 2.0, 14.0, 62.0, 62.0), (t0 + 16.0, 0.8, 62.0, 90.0),
                                 (t0 + 16.8, 1.2, 90.0, 0.0)):
-            seg, m = _ramp(t, s0, dur, a0, a1)
-            ang[m] = seg[m]
+            ramp(t, ang, s0, dur, a0, a1)
         t0 += 28.0
     sitting = (ang > 55.0) & (ang < 70.0)
     ang += np.where(sitting, 3.0 * np.sin(2 * np.pi * 0.6 * t), 0.0)
@@ -400,20 +388,6 @@ def test_sitting_on_a_chair_for_a_while_is_not_a_rep():
     assert all(r.hold_ms > 14000 for r in reps)
 
 
-def _imu_from_orientations(t, R):
-    """Accelerometer (m/s^2) and gyro (rad/s) of a sensor whose sensor->world
-    rotation is R[i] at t[i] (the body rate from successive orientations)."""
-    n = len(t)
-    acc = np.array([R[i].T @ np.array([0.0, 0.0, G]) for i in range(n)])
-    gyr = np.zeros((n, 3))
-    for i in range(n - 1):
-        d = R[i].T @ R[i + 1]                      # body-frame step
-        w = np.array([d[2, 1] - d[1, 2], d[0, 2] - d[2, 0], d[1, 0] - d[0, 1]]) / 2.0
-        gyr[i] = w / (t[i + 1] - t[i])
-    gyr[-1] = gyr[-2]
-    return acc, gyr
-
-
 def test_a_new_posture_starts_a_new_set():
     """Six leg raises lying down, then the person shifts on the mat (the leg
     slides 25 deg aside and settles) and from there lifts once more before
@@ -424,17 +398,15 @@ def test_a_new_posture_starts_a_new_set():
     lifts, _ = rep_profile(t, 6, amp=50, rise=1.0, fall=1.0, rest=2.0, lead=4.0)
     end_set = 4.0 + 6 * 4.0
     slide = np.zeros_like(t)
-    seg, m = _ramp(t, end_set + 2.0, 1.0, 0.0, 25.0)
-    slide[m] = seg[m]
+    ramp(t, slide, end_set + 2.0, 1.0, 0.0, 25.0)
     slide[t >= end_set + 3.0] = 25.0
     for t0, dur, a0, a1 in ((end_set + 6.0, 1.0, 0.0, 35.0), (end_set + 7.0, 0.5, 35.0, 35.0),
                             (end_set + 7.5, 1.0, 35.0, 0.0)):
-        seg, m = _ramp(t, t0, dur, a0, a1)
-        lifts[m] = seg[m]
+        ramp(t, lifts, t0, dur, a0, a1)
     lying = rotmat((0, 1, 0), 90.0)                 # thigh along world x, lying
     R = [rotmat((0, 0, 1), slide[i]) @ rotmat((0, 1, 0), -lifts[i]) @ lying
          for i in range(len(t))]
-    acc, gyr = _imu_from_orientations(t, R)
+    acc, gyr = imu_from_orientations(t, R)
     rng = np.random.default_rng(2)
     acc += rng.normal(0.0, 0.05, acc.shape)
     gyr += rng.normal(0.0, 0.005, gyr.shape)
@@ -455,7 +427,7 @@ def test_side_lying_lifts_that_drift_up_a_little_count():
     lying = rotmat((0, 1, 0), 90.0)
     R = [rotmat((0, 0, 1), yaw[i]) @ rotmat((0, 1, 0), -0.6 * yaw[i]) @ lying
          for i in range(len(t))]
-    acc, gyr = _imu_from_orientations(t, R)
+    acc, gyr = imu_from_orientations(t, R)
     rng = np.random.default_rng(7)
     acc += rng.normal(0.0, 0.05, acc.shape)
     gyr += rng.normal(0.0, 0.005, gyr.shape)
