@@ -415,6 +415,28 @@ def test_a_new_posture_starts_a_new_set():
     assert all(r.end_ms < end_set * 1000 for r in reps)
 
 
+def test_crouching_on_the_way_into_a_plank_does_not_open_the_set():
+    """Standing, then down through a crouch (the thigh flexes 80 deg and
+    comes back to vertical, kneeling on all fours for a moment) and out
+    into a plank (75 deg the other way), then six slow knee tucks from
+    the plank. The crouch looks like a rep from standing, but the thigh
+    then settles far from where it started: the tucks are a set of their
+    own, and a lone crouch in the old posture may not confirm it."""
+    rate = 52.0
+    t = _t(50, rate)
+    ang = np.zeros_like(t)
+    for t0, dur, a0, a1 in ((4.0, 1.0, 0.0, 80.0), (5.0, 0.3, 80.0, 80.0),
+                            (5.3, 1.0, 80.0, 0.0), (6.3, 0.7, 0.0, 0.0),
+                            (7.0, 1.0, 0.0, -75.0)):
+        ramp(t, ang, t0, dur, a0, a1)
+    ang[t >= 8.0] = -75.0
+    tucks, labels = rep_profile(t, 6, amp=65, rise=1.0, hold=0.3, fall=1.2, rest=2.5, lead=12.0)
+    acc, gyr = rotation_signal(t, ang + tucks, axis=(0, 1, 0), noise=1)
+    reps, _ = run(t, acc, gyr, profiles.get("front_support_hip_flexion"))
+    assert len(reps) == 6
+    assert all(r.start_ms > 11000 for r in reps)
+
+
 def test_side_lying_lifts_that_drift_up_a_little_count():
     """Lying on the side, the top leg swings forward 35 deg in the
     horizontal plane and is held 6 s; as it goes the knee also drifts up

@@ -58,7 +58,9 @@ points where, nor the posture.
   counted only when a second one like it follows within ``CONFIRM_MS``: a
   lone excursion (crouching to the floor, sitting down and getting up) is
   not a set. Two quick back-to-back swings with no pause wait for a third,
-  as that is how a walk begins. A new posture starts a new set.
+  as that is how a walk begins. A new posture starts a new set, and a
+  first rep still waiting from the old posture is forgotten if the rest
+  moved by half its range (the crouch on the way down into a plank).
 """
 
 import math
@@ -704,18 +706,23 @@ class Detector:
             self._drop_step(t)
         if self.log is not None and why:
             self.log(t, why, self._a.peak - self._a.base)
+        # a new posture starts a new set: a rep still waiting is settled
+        # first, then the next one must be confirmed by a second like it;
+        # a first rep still unconfirmed is forgotten if the rest moved by
+        # half its range (crouching on the way into a plank)
+        if self._pend is not None:
+            r = self._release()
+            if r is not None:
+                self._outbox.append(r)
+        f = self._first
+        if f is not None and 2.0 * _excursion(self._rest, pose[0], pose[1], pose[2], pose[3])[0] > f.rom_deg:
+            self._first = self._second = None
+        self._close_set()
         _set(self._rest, pose[0], pose[1], pose[2], pose[3])
         self._state = _REST
         self.in_rep = False
         self.holding = False
         self.hold_ms = 0
-        # a new posture starts a new set: a rep still waiting is settled
-        # first, then the next one must be confirmed by a second like it
-        if self._pend is not None:
-            r = self._release()
-            if r is not None:
-                self._outbox.append(r)
-        self._close_set()
         self._base = 0.0
         self._base_ms = t
         self._c0.live = self._c1.live = False
