@@ -360,6 +360,30 @@ def test_after_a_turn_beyond_the_hips_range_the_rest_is_found_again():
     assert all(abs(r.rom_deg - 45.0) < 5.0 for r in reps)
 
 
+@pytest.mark.parametrize("profile", ["auto", "front_support_hip_flexion"])
+@pytest.mark.parametrize("walk_at", [7.6, 8.0])
+def test_walking_off_after_getting_up_is_not_counted(profile, walk_at):
+    """Getting up from the floor (a turn beyond the hip's range), a moment
+    on the feet swaying (never still for long), then walking off from
+    ``walk_at`` s. The rest is taken afresh where the thigh turned slowest,
+    not wherever it is when the wait for a still moment runs out (mid-stride
+    at either start), so the strides swing back past it and are known as
+    walking."""
+    rate = 52.0
+    t = _t(30, rate)
+    ang = np.zeros_like(t)
+    for t0, dur, a0, a1 in ((4.0, 1.5, 0.0, 150.0), (5.5, 1.0, 150.0, 70.0)):
+        ramp(t, ang, t0, dur, a0, a1)
+    ang[t >= 6.5] = 70.0
+    standing = (t >= 6.5) & (t < walk_at)
+    ang += np.where(standing, 3.0 * np.sin(2 * np.pi * 1.2 * (t - 6.5)), 0.0)
+    ramp_in = np.clip((t - walk_at) / 0.4, 0.0, 1.0)
+    ang += np.where(t >= walk_at, ramp_in * (5.0 + 20.0 * np.sin(2 * np.pi * 0.9 * (t - walk_at))), 0.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=5)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert reps == []
+
+
 def test_sitting_on_a_chair_for_a_while_is_not_a_rep():
     """Standing, then sitting down on a chair (leaning over it, 90 deg, and
     settling back to 62 deg) for 15 s, shifting about all the while,

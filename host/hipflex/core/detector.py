@@ -340,6 +340,7 @@ class Detector:
         self._cell = 0
         self._state = _WAIT
         self._wait_ms = 0
+        self._wpose = [0.0, 0.0, 1.0, 0.0, 0.0]   # slowest pose while waiting, its speed
         self._rpose = [0.0, 0.0, 1.0, 0.0] * HOLD_WIN
         self._rt = [-10000] * HOLD_WIN
         self._ri = 0
@@ -496,9 +497,21 @@ class Detector:
         if st == _WAIT:
             self._wait_ms += dtm
             # the first dwell is the rest; a body that never keeps still
-            # (hanging from a bar) starts from where it is after a while
-            if self._still_ms >= SETTLE_MS or self._wait_ms >= WAIT_MS:
+            # (hanging from a bar, swaying on its feet) starts after a
+            # while from where it turned slowest meanwhile (not wherever
+            # it happens to be then: mid-stride if walking off)
+            m = self._wpose
+            if self._wait_ms == dtm or spd < m[4]:
+                m[0] = w
+                m[1] = x
+                m[2] = y
+                m[3] = z
+                m[4] = spd
+            if self._still_ms >= SETTLE_MS:
                 _set(self._rest, w, x, y, z)
+            elif self._wait_ms >= WAIT_MS:
+                _set(self._rest, m[0], m[1], m[2], m[3])
+            if self._still_ms >= SETTLE_MS or self._wait_ms >= WAIT_MS:
                 self._state = _REST
                 self.ready = True
                 self._base = 0.0
