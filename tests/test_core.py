@@ -461,6 +461,35 @@ def test_crouching_on_the_way_into_a_plank_does_not_open_the_set():
     assert all(r.start_ms > 11000 for r in reps)
 
 
+def test_a_plank_is_not_taken_for_a_held_rep_from_standing():
+    """Standing, a crouch (80 deg forward), a moment on all fours (the
+    thigh vertical again), then out into a plank (75 deg backward) and six
+    knee tucks that bring the thigh back to vertical, held there a second,
+    with 4 s in the plank between them. The tucked thigh lines up with the
+    standing pose, so the plank looks like a rep held 4 s from standing.
+    It is not: no hip extends 75 deg, and the crouch went the other way
+    from the same rest, so the thigh dwelling in the plank is a new
+    posture. The tucks count, with their own range."""
+    rate = 52.0
+    t = _t(60, rate)
+    ang = np.zeros_like(t)
+    steps = [(4.0, 1.2, 0.0, 80.0), (5.2, 0.4, 80.0, 80.0), (5.6, 1.0, 80.0, 0.0),
+             (6.6, 1.5, 0.0, 0.0), (8.1, 1.2, 0.0, -75.0), (9.3, 4.0, -75.0, -75.0)]
+    t0 = 13.3
+    for _ in range(6):
+        steps += [(t0, 1.0, -75.0, 0.0), (t0 + 1.0, 1.0, 0.0, 0.0), (t0 + 2.0, 1.2, 0.0, -75.0),
+                  (t0 + 3.2, 4.0, -75.0, -75.0)]
+        t0 += 7.2
+    for s0, dur, a0, a1 in steps:
+        ramp(t, ang, s0, dur, a0, a1)
+    ang[t >= t0] = -75.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=7)
+    for profile in ("front_support_hip_flexion", "auto"):
+        reps, _ = run(t, acc, gyr, profiles.get(profile))
+        assert len(reps) == 6, profile
+        assert all(13000 < r.start_ms and abs(r.rom_deg - 75.0) < 6.0 for r in reps), profile
+
+
 def test_side_lying_lifts_that_drift_up_a_little_count():
     """Lying on the side, the top leg swings forward 35 deg in the
     horizontal plane and is held 6 s; as it goes the knee also drifts up

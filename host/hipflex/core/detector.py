@@ -53,7 +53,11 @@ points where, nor the posture.
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
   (turning round, rolling over, getting up): the rest is found afresh. A
   turn about the vertical whose elevation swings back and forth more than
-  once is stepping round, not a side-lying lift.
+  once is stepping round, not a side-lying lift. The hip extends less than
+  ``EXTEND_DEG`` past neutral, so two excursions from one rest pose that
+  go opposite ways by more than that cannot both be hip flexion: when the
+  thigh dwells on the far side from the last big excursion (down through
+  a crouch, then out into a plank), it is a new posture, not a hold.
 * **Sets**: the first rep of a set (none counted for ``SET_GAP_MS``) is
   counted only when a second one like it follows within ``CONFIRM_MS``: a
   lone excursion (crouching to the floor, sitting down and getting up) is
@@ -93,11 +97,13 @@ WALK_MS = 2500        # after a stride, excursions this soon are walking too
 PATH_STEP_DEG = 2.0   # resolution of the tilt path (deg)
 YAW_PATH = 1.5        # a horizontal-plane lift's tilt path is at most this times its range
 REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
+EXTEND_DEG = 30.0     # the hip extends less than this past its neutral pose
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
 CREEP_MIN_DEG = 0.5   # closer to rest than this, the rest pose need not creep
 CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
 RAD2DEG = 57.29577951308232
+SIN_EXTEND = math.sin(EXTEND_DEG / RAD2DEG)
 
 _WAIT = 0
 _REST = 1
@@ -340,6 +346,7 @@ class Detector:
         self._cell = 0
         self._state = _WAIT
         self._wait_ms = 0
+        self._rest_ms = 0
         self._wpose = [0.0, 0.0, 1.0, 0.0, 0.0]   # slowest pose while waiting, its speed
         self._rpose = [0.0, 0.0, 1.0, 0.0] * HOLD_WIN
         self._rt = [-10000] * HOLD_WIN
@@ -513,6 +520,7 @@ class Detector:
                 _set(self._rest, m[0], m[1], m[2], m[3])
             if self._still_ms >= SETTLE_MS or self._wait_ms >= WAIT_MS:
                 self._state = _REST
+                self._rest_ms = t
                 self.ready = True
                 self._base = 0.0
                 self._base_ms = t
@@ -610,6 +618,13 @@ class Detector:
                 self._posture(t, (w, x, y, z), "transition")
                 return out
             if self._still_ms >= CANDIDATE_MS:
+                if self._x1_end >= self._rest_ms and self._beyond_extension(w - r[0], x - r[1], y - r[2]):
+                    # the thigh dwells far the other way from where the last
+                    # big excursion from this rest took it: one of the two
+                    # would be the hip extending far beyond its range, so
+                    # the body moved (kneeling, then out into a plank)
+                    self._posture(t, (w, x, y, z), "opposite to the last")
+                    return out
                 self._candidate(t, w, x, y, z)
         else:
             if ang < exit_a and (self._still_ms >= SETTLE_MS or self._near_ms >= LINGER_MS):
@@ -660,6 +675,27 @@ class Detector:
         elif d < -math.pi:
             d += 2.0 * math.pi
         r[3] += d * k
+
+    def _beyond_extension(self, dx, dy, dz):
+        """Whether displacement ``d`` from rest and the last excursion's
+        lie on opposite sides of the rest pose, each by more than the hip
+        can extend (``EXTEND_DEG`` along the other's line; the directions
+        are taken tangent to the sphere at the rest pose)."""
+        r = self._rest
+        u = self._x1_u
+        k = u[0] * r[0] + u[1] * r[1] + u[2] * r[2]
+        ax = u[0] - k * r[0]
+        ay = u[1] - k * r[1]
+        az = u[2] - k * r[2]
+        k = dx * r[0] + dy * r[1] + dz * r[2]
+        bx = dx - k * r[0]
+        by = dy - k * r[1]
+        bz = dz - k * r[2]
+        c = -(ax * bx + ay * by + az * bz)
+        if c <= 0.0:
+            return False
+        lim = SIN_EXTEND * SIN_EXTEND
+        return c * c >= lim * (ax * ax + ay * ay + az * az) and c * c >= lim * (bx * bx + by * by + bz * bz)
 
     def _candidate(self, t, w, x, y, z):
         """The thigh dwells away from rest: remember the pose, unless it is
@@ -732,6 +768,7 @@ class Detector:
             self._first = self._second = None
         self._close_set()
         _set(self._rest, pose[0], pose[1], pose[2], pose[3])
+        self._rest_ms = t
         self._state = _REST
         self.in_rep = False
         self.holding = False
