@@ -252,6 +252,23 @@ def test_a_twitch_above_the_hold_on_the_way_down_does_not_undo_it():
     assert trip.hold(t, det) / 1000 == pytest.approx(20.0, abs=0.6)
 
 
+@pytest.mark.parametrize("profile", ["auto", "standing_march", "standing_knee_hold",
+                                     "lying_leg_raise", "ball_pass", "front_support_hip_flexion"])
+def test_slow_small_held_lifts_count_with_every_profile_that_allows_them(profile):
+    """Six slow 17 deg lifts (2.5 s up, held 4 s, 2.5 s down): a weak leg
+    doing any of these exercises. The thigh is never still on the way up,
+    so the rest pose creeps after it (2-3 deg by the time a 7 deg entry is
+    crossed); the excursion must open before the thigh holds still at the
+    top, where it would become the rest. A 10 deg entry opens too late."""
+    rate = 52.0
+    t = _t(70, rate)
+    ang, _ = rep_profile(t, 6, amp=17.0, rise=2.5, hold=4.0, fall=2.5, rest=1.5, lead=4.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=11)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert len(reps) == 6
+    assert all(r.hold_ms > 3000 for r in reps)
+
+
 def test_still_input_gives_no_reps_and_small_reps_are_ignored_by_auto():
     t = _t(30)
     acc, gyr = rotation_signal(t, np.zeros_like(t), noise=2)
@@ -286,18 +303,20 @@ def test_reps_in_a_new_posture_count_after_the_change():
     assert all(abs(r.rom_deg - 50) < 6 for r in reps)
 
 
-@pytest.mark.parametrize("pause, bend", [(0.0, 40.0), (1.0, 40.0), (1.0, 55.0)])
-def test_bending_the_knees_to_get_up_after_a_set_is_not_a_rep(pause, bend):
+@pytest.mark.parametrize("pause, bend, amp", [(0.0, 40.0, 60.0), (1.0, 40.0, 60.0),
+                                             (1.0, 55.0, 60.0), (1.0, 40.0, 18.0)])
+def test_bending_the_knees_to_get_up_after_a_set_is_not_a_rep(pause, bend, amp):
     """Lying leg raises, then getting up: the knees bend (the thigh rises
     like a smaller rep and pauses there), the legs go straight as the trunk
     sits up, and after ``pause`` s the thigh swings on to standing (90 deg
     the other way) and stays. The bend was a step of getting up, not a
     seventh rep: a slow rep short of the set's typical range waits 2.5 s for
-    what follows. (A bend held still for a second or more would count: a rep
-    held at the top was meant.)"""
+    what follows, and so does one more than twice the set's range (after
+    a set of small lifts, ``amp`` 18 deg). (A bend held still for a second
+    or more would count: a rep held at the top was meant.)"""
     rate = 104.0
     t = _t(60, rate)
-    ang, _ = rep_profile(t, 6, amp=60, rise=1.2, fall=1.2, rest=2.0, lead=4.0)
+    ang, _ = rep_profile(t, 6, amp=amp, rise=1.2, fall=1.2, rest=2.0, lead=4.0)
     t_up = 4.0 + 6 * 4.4 + 2.0                   # after the set, a short rest
     if pause:
         steps = ((t_up, 1.2, 0.0, bend), (t_up + 1.2, 0.6, bend, bend),
@@ -488,6 +507,28 @@ def test_a_plank_is_not_taken_for_a_held_rep_from_standing():
         reps, _ = run(t, acc, gyr, profiles.get(profile))
         assert len(reps) == 6, profile
         assert all(13000 < r.start_ms and abs(r.rom_deg - 75.0) < 6.0 for r in reps), profile
+
+
+def test_the_rest_settling_a_few_degrees_does_not_end_a_set():
+    """Six leg raises lying down; before the last one the leg slides 9 deg
+    and rests there, and the last raise starts and ends from that pose.
+    The detector takes the new pose as the rest, but a rest that moved by
+    less than ``min_rom_deg`` in the middle of a set is the same posture:
+    the set goes on and the last raise counts without waiting for a
+    second like it."""
+    rate = 52.0
+    t = _t(45, rate)
+    ang, _ = rep_profile(t, 5, amp=50, rise=1.0, hold=0.5, fall=1.0, rest=2.5, lead=4.0)
+    t0 = 4.0 + 5 * 5.0 + 1.5
+    for s0, dur, a0, a1 in ((t0, 0.6, 0.0, 9.0), (t0 + 0.6, 2.0, 9.0, 9.0), (t0 + 2.6, 1.0, 9.0, 59.0),
+                            (t0 + 3.6, 0.5, 59.0, 59.0), (t0 + 4.1, 1.0, 59.0, 9.0)):
+        ramp(t, ang, s0, dur, a0, a1)
+    ang[t >= t0 + 5.1] = 9.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=13)
+    for profile in ("auto", "lying_leg_raise"):
+        reps, _ = run(t, acc, gyr, profiles.get(profile))
+        assert len(reps) == 6, profile
+        assert abs(reps[-1].rom_deg - 50.0) < 5.0, profile
 
 
 def test_side_lying_lifts_that_drift_up_a_little_count():

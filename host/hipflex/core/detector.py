@@ -42,8 +42,9 @@ points where, nor the posture.
   more than ``UNHELD_MS`` away from rest besides its hold (sitting on a
   chair). A rep followed at once by a movement that settles in a new pose
   was a step of it (bending the knees to get up after a lying set); a slow
-  rep below the set's typical range waits ``POST_MS + CANDIDATE_MS`` for
-  such a movement, the others ``GAIT_MS``.
+  rep unlike the set's typical range (below it or over twice it, or with
+  no set yet) waits ``POST_MS + CANDIDATE_MS`` for such a movement, the
+  others ``GAIT_MS``.
 * **Gait**: walking swings the thigh forward, back through the rest pose
   (by at least ``swing_pct`` % of the swing) and forward again, each within
   ``GAIT_MS`` of the last and all within ``CYCLE_MS``; those are strides,
@@ -62,9 +63,10 @@ points where, nor the posture.
   counted only when a second one like it follows within ``CONFIRM_MS``: a
   lone excursion (crouching to the floor, sitting down and getting up) is
   not a set. Two quick back-to-back swings with no pause wait for a third,
-  as that is how a walk begins. A new posture starts a new set, and a
-  first rep still waiting from the old posture is forgotten if the rest
-  moved by half its range (the crouch on the way down into a plank).
+  as that is how a walk begins. A new posture (the rest moved by
+  ``min_rom_deg`` or more, or no set of three under way) starts a new set,
+  and a first rep still waiting from the old posture is forgotten if the
+  rest moved by half its range (the crouch on the way down into a plank).
 """
 
 import math
@@ -758,15 +760,19 @@ class Detector:
         # a new posture starts a new set: a rep still waiting is settled
         # first, then the next one must be confirmed by a second like it;
         # a first rep still unconfirmed is forgotten if the rest moved by
-        # half its range (crouching on the way into a plank)
+        # half its range (crouching on the way into a plank). A rest that
+        # moved less than min_rom_deg during a set (the leg slid a little
+        # between reps) is the same posture: the set goes on
         if self._pend is not None:
             r = self._release()
             if r is not None:
                 self._outbox.append(r)
+        moved = _excursion(self._rest, pose[0], pose[1], pose[2], pose[3])[0]
         f = self._first
-        if f is not None and 2.0 * _excursion(self._rest, pose[0], pose[1], pose[2], pose[3])[0] > f.rom_deg:
+        if f is not None and 2.0 * moved > f.rom_deg:
             self._first = self._second = None
-        self._close_set()
+        if moved >= self._min_rom or self._typ_n < 3:
+            self._close_set()
         _set(self._rest, pose[0], pose[1], pose[2], pose[3])
         self._rest_ms = t
         self._state = _REST
@@ -867,10 +873,12 @@ class Detector:
         if self._pend is not None:
             out = self._merge(out, self._release())   # its wait is cut short
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
-        # a slow rep short of the set's typical range may be the first step
-        # of getting up (bending the knees to sit up): it waits longer for
-        # what follows (quick swings are not how anyone gets up)
-        if end - start >= STRIDE_MS and rom < self._typical():
+        # a slow rep unlike the set's typical range (short of it or more
+        # than twice it), or with no set yet to compare with, may be the
+        # first step of getting up (bending the knees to sit up): it waits
+        # longer for what follows (quick swings are not how anyone gets up)
+        typ = self._typical()
+        if end - start >= STRIDE_MS and (rom < typ or rom > 2.0 * typ):
             self._pend_wait = self._pend_post = POST_MS + CANDIDATE_MS
         else:
             self._pend_wait = GAIT_MS

@@ -44,14 +44,16 @@ DEFAULTS = {
 # Only what differs from DEFAULTS. Typical ranges in the comments. Exercises
 # a weak or rehabilitating leg may do slowly over a small range (15-25 deg:
 # marches, knee holds, leg raises, ball passes, knee tucks) keep the default
-# min_rom_deg; only those whose body motion alone swings the thigh far
-# (hanging, lunging, climbing, the boat pose) set a higher floor.
+# min_rom_deg and entry_deg (the rest creeps 2-3 deg after a slow lift before
+# it opens an excursion; a 10 deg entry misses slow lifts under about 18 deg);
+# only those whose body motion alone swings the thigh far (hanging, lunging,
+# climbing, the boat pose) set a higher floor.
 _OVERRIDES = {
     "auto": {},
     # alternate knee drives standing, 60-90 deg, ~1 rep/s per leg
-    "standing_march": {"entry_deg": 10},
+    "standing_march": {},
     # knee raised to ~90 deg and held 5-10 s
-    "standing_knee_hold": {"entry_deg": 10, "target_hold_ms": 5000},
+    "standing_knee_hold": {"target_hold_ms": 5000},
     # lying on the back, knees bent, foot lifted: 30-50 deg
     "supine_march": {"min_rom_deg": 15},
     # marching in a glute bridge: 30-60 deg, pelvis rocks
@@ -62,16 +64,16 @@ _OVERRIDES = {
     # hanging from a bar, legs raised 70-110 deg; the body swings
     "hanging_leg_raise": {"min_rom_deg": 30, "entry_deg": 12},
     # lying flat, straight legs raised 60-90 deg
-    "lying_leg_raise": {"entry_deg": 10},
+    "lying_leg_raise": {},
     # boat pose: legs lifted 40-70 deg and held 20-40 s
     "v_sit_hold": {"min_rom_deg": 20, "entry_deg": 10, "max_hold_ms": 90000,
                    "target_hold_ms": 20000},
     # lying, ball passed between hands and feet: legs to ~90 deg
-    "ball_pass": {"entry_deg": 10},
+    "ball_pass": {},
     # plank, fast alternate knee drives 60-100 deg
     "mountain_climber": {"min_rom_deg": 25, "entry_deg": 12, "min_rep_ms": 200},
     # plank, slow knee tuck toward the chest, 60-90 deg
-    "front_support_hip_flexion": {"entry_deg": 10},
+    "front_support_hip_flexion": {},
     # forward lunge, front thigh 60-90 deg
     "lunge": {"min_rom_deg": 25, "entry_deg": 10, "min_rep_ms": 500},
     # lying on the side, hip flexed in the horizontal plane and held 5-10 s
