@@ -304,15 +304,16 @@ def test_reps_in_a_new_posture_count_after_the_change():
 
 
 @pytest.mark.parametrize("pause, bend, amp", [(0.0, 40.0, 60.0), (1.0, 40.0, 60.0),
-                                             (1.0, 55.0, 60.0), (1.0, 40.0, 18.0)])
+                                             (1.0, 55.0, 60.0), (1.0, 40.0, 18.0),
+                                             (1.0, 30.0, 18.0)])
 def test_bending_the_knees_to_get_up_after_a_set_is_not_a_rep(pause, bend, amp):
     """Lying leg raises, then getting up: the knees bend (the thigh rises
     like a smaller rep and pauses there), the legs go straight as the trunk
     sits up, and after ``pause`` s the thigh swings on to standing (90 deg
     the other way) and stays. The bend was a step of getting up, not a
     seventh rep: a slow rep short of the set's typical range waits 2.5 s for
-    what follows, and so does one more than twice the set's range (after
-    a set of small lifts, ``amp`` 18 deg). (A bend held still for a second
+    what follows, and so does one half as big again as the set's range
+    (after a set of small lifts, ``amp`` 18 deg). (A bend held still for a second
     or more would count: a rep held at the top was meant.)"""
     rate = 104.0
     t = _t(60, rate)

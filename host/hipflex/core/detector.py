@@ -42,8 +42,8 @@ points where, nor the posture.
   more than ``UNHELD_MS`` away from rest besides its hold (sitting on a
   chair). A rep followed at once by a movement that settles in a new pose
   was a step of it (bending the knees to get up after a lying set); a slow
-  rep unlike the set's typical range (below it or over twice it, or with
-  no set yet) waits ``POST_MS + CANDIDATE_MS`` for such a movement, the
+  rep unlike the set's typical range (below it or over 1.5 times it, or
+  with no set yet) waits ``POST_MS + CANDIDATE_MS`` for such a movement, the
   others ``GAIT_MS``.
 * **Gait**: walking swings the thigh forward, back through the rest pose
   (by at least ``swing_pct`` % of the swing) and forward again, each within
@@ -873,12 +873,12 @@ class Detector:
         if self._pend is not None:
             out = self._merge(out, self._release())   # its wait is cut short
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
-        # a slow rep unlike the set's typical range (short of it or more
-        # than twice it), or with no set yet to compare with, may be the
+        # a slow rep unlike the set's typical range (short of it or half as
+        # big again), or with no set yet to compare with, may be the
         # first step of getting up (bending the knees to sit up): it waits
         # longer for what follows (quick swings are not how anyone gets up)
         typ = self._typical()
-        if end - start >= STRIDE_MS and (rom < typ or rom > 2.0 * typ):
+        if end - start >= STRIDE_MS and (rom < typ or rom > 1.5 * typ):
             self._pend_wait = self._pend_post = POST_MS + CANDIDATE_MS
         else:
             self._pend_wait = GAIT_MS
