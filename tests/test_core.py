@@ -404,6 +404,29 @@ def test_walking_off_after_getting_up_is_not_counted(profile, walk_at):
     assert reps == []
 
 
+def test_kneeling_down_and_getting_up_again_is_not_a_set():
+    """Standing, then down on one knee through a crouch (the thigh swings
+    70 deg forward and back to vertical, as in a knee raise), kneeling 14 s,
+    and up again the same way. Two alike excursions, but the reps of a set
+    follow each other at the pace of the reps themselves: a second one more
+    than 10 s and three times the first's length later does not confirm
+    it. Six knee raises at a relaxed pace (4 s apart) still count."""
+    rate = 52.0
+    t = _t(40, rate)
+    ang = np.zeros_like(t)
+    for t0 in (4.0, 22.0):
+        for s0, dur, a0, a1 in ((t0, 1.0, 0.0, 70.0), (t0 + 1.0, 0.3, 70.0, 70.0),
+                                (t0 + 1.3, 1.0, 70.0, 0.0)):
+            ramp(t, ang, s0, dur, a0, a1)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=17)
+    reps, _ = run(t, acc, gyr)
+    assert reps == []
+    ang, _ = rep_profile(t, 6, amp=70, rise=1.0, hold=0.3, fall=1.0, rest=3.7, lead=4.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=17)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 6
+
+
 def test_sitting_on_a_chair_for_a_while_is_not_a_rep():
     """Standing, then sitting down on a chair (leaning over it, 90 deg, and
     settling back to 62 deg) for 15 s, shifting about all the while,

@@ -60,9 +60,10 @@ points where, nor the posture.
   thigh dwells on the far side from the last big excursion (down through
   a crouch, then out into a plank), it is a new posture, not a hold.
 * **Sets**: the first rep of a set (none counted for ``SET_GAP_MS``) is
-  counted only when a second one like it follows within ``CONFIRM_MS``: a
-  lone excursion (crouching to the floor, sitting down and getting up) is
-  not a set. Two quick back-to-back swings with no pause wait for a third,
+  counted only when a second one like it follows within ``CONFIRM_MS``
+  (and, as a set keeps the pace of its reps, within ``PACE_MS`` or ``PACE``
+  times the first's length): a lone excursion (crouching to the floor,
+  sitting down and getting up, kneeling down and up again) is not a set. Two quick back-to-back swings with no pause wait for a third,
   as that is how a walk begins. A new posture (the rest moved by
   ``min_rom_deg`` or more, or no set of three under way) starts a new set,
   and a first rep still waiting from the old posture is forgotten if the
@@ -92,6 +93,8 @@ STEP_FAR = 1.5        # settling in a pose later than POST_MS + CANDIDATE_MS aft
                       # the rep voids it only this many times farther out than the rep
 SET_GAP_MS = 20000    # a rep this long after the last one opens a new set
 CONFIRM_MS = 30000    # a set's first rep waits this long for a second
+PACE_MS = 10000       # ... and no longer than this and PACE times its own length
+PACE = 3
 SWING_BACK_MAX = 1.5  # a swing back is at most this many times the swing before
 CYCLE_MS = 1800       # a stride cycle (forward to forward) is shorter than this
 STRIDE_MS = 1200      # a swing this short, with no pause at the top, may be a stride
@@ -903,8 +906,9 @@ class Detector:
         """The held-back rep passed the stride test: count it, unless it
         opens a set. The first rep of a set waits for a second one like it
         (range within a factor 2, duration within a factor 3, starting within
-        CONFIRM_MS): a lone excursion -- crouching to the floor, sitting down
-        and getting up again -- is not a set."""
+        CONFIRM_MS and at the set's pace, see _alike): a lone excursion --
+        crouching to the floor, sitting down and getting up again -- is not
+        a set."""
         rep = self._pend
         self._pend = None
         first = self._first
@@ -949,7 +953,10 @@ class Detector:
         return out
 
     def _alike(self, a, b):
-        if b.start_ms - a.end_ms > CONFIRM_MS:
+        # a set keeps the pace of its reps: a second rep long after the
+        # first (kneeling down, then getting up again) does not confirm it
+        gap = b.start_ms - a.end_ms
+        if gap > CONFIRM_MS or (gap > PACE_MS and gap > PACE * (a.end_ms - a.start_ms)):
             return False
         if not (0.5 * a.rom_deg <= b.rom_deg <= 2.0 * a.rom_deg):
             return False
