@@ -404,6 +404,29 @@ def test_walking_off_after_getting_up_is_not_counted(profile, walk_at):
     assert reps == []
 
 
+def test_a_tiring_climber_whose_leg_overshoots_is_not_walking():
+    """Mountain climbers from a plank, a drive every second: the knee comes
+    in 70 deg, the leg kicks back just under a quarter of that past the
+    plank (``swing_pct``) and returns; the last four drives, tiring, reach
+    only 45 deg. Forward, back past rest, forward within a stride cycle
+    looks like walking, and the kick back after the last strong drive is
+    over a third of the weaker drive after it; but a stride's swing back is
+    a fair share of the swings on both sides of it: all twelve count."""
+    rate = 104.0
+    t = _t(25, rate)
+    ang = np.zeros_like(t)
+    t0 = 4.0
+    for amp in [70.0] * 8 + [45.0] * 4:
+        back = -0.24 * amp
+        for s0, dur, a0, a1 in ((t0, 0.3, 0.0, amp), (t0 + 0.3, 0.35, amp, back),
+                                (t0 + 0.65, 0.2, back, 0.0)):
+            ramp(t, ang, s0, dur, a0, a1)
+        t0 += 1.05
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=19)
+    reps, _ = run(t, acc, gyr, profiles.get("mountain_climber"))
+    assert len(reps) == 12
+
+
 def test_kneeling_down_and_getting_up_again_is_not_a_set():
     """Standing, then down on one knee through a crouch (the thigh swings
     70 deg forward and back to vertical, as in a knee raise), kneeling 14 s,

@@ -46,7 +46,7 @@ points where, nor the posture.
   with no set yet) waits ``POST_MS + CANDIDATE_MS`` for such a movement, the
   others ``GAIT_MS``.
 * **Gait**: walking swings the thigh forward, back through the rest pose
-  (by at least ``swing_pct`` % of the swing) and forward again, each within
+  (by at least ``swing_pct`` % of the swings on both sides) and forward again, each within
   ``GAIT_MS`` of the last and all within ``CYCLE_MS``; those are strides,
   and so are quick swings in the ``WALK_MS`` after them. A single swing back
   right after a rep (the body's pendulum when hanging) is not a rep either,
@@ -820,9 +820,12 @@ class Detector:
                 self._walk_until = end + WALK_MS
             return self._reject(end, "walking", rom, out)
         if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u, rom):
-            if s1 - e2 < GAIT_MS and end - e2 < CYCLE_MS and not self._opposed(u2, u, rom):
-                # forward, back, forward within one stride cycle: walking (a
-                # slower cycle is the body's pendulum, hanging from a bar);
+            if s1 - e2 < GAIT_MS and end - e2 < CYCLE_MS and not self._opposed(u2, u, rom) \
+                    and self._opposed(u2, u1, rom):
+                # forward, back, forward within one stride cycle, the swing
+                # back a fair share of both swings forward: walking (a slower
+                # cycle is the body's pendulum, hanging from a bar; a small
+                # kick back after a big drive is a climber's leg overshooting);
                 # the first swing, held back as a rep, was a stride too
                 self._walk_until = end + WALK_MS
                 self._first = self._second = None
