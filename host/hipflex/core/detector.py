@@ -46,11 +46,11 @@ points where, nor the posture.
   with no set yet) waits ``POST_MS + CANDIDATE_MS`` for such a movement, the
   others ``GAIT_MS``.
 * **Gait**: walking swings the thigh forward, back through the rest pose
-  (by at least ``swing_pct`` % of the swings on both sides) and forward again, each within
-  ``GAIT_MS`` of the last and all within ``CYCLE_MS``; those are strides,
-  and so are quick swings in the ``WALK_MS`` after them. A single swing back
-  right after a rep (the body's pendulum when hanging) is not a rep either,
-  but the rep stands.
+  (by at least ``swing_pct`` % of the swings on both sides) and forward
+  again, each within ``GAIT_MS`` of the last and all within ``CYCLE_MS``;
+  those are strides, and so are quick swings in the ``WALK_MS`` after them.
+  A single swing back right after a rep (the body's pendulum when hanging)
+  is not a rep either, but the rep stands.
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
   (turning round, rolling over, getting up): the rest is found afresh. A
   turn about the vertical whose elevation swings back and forth more than
@@ -63,11 +63,12 @@ points where, nor the posture.
   counted only when a second one like it follows within ``CONFIRM_MS``
   (and, as a set keeps the pace of its reps, within ``PACE_MS`` or ``PACE``
   times the first's length): a lone excursion (crouching to the floor,
-  sitting down and getting up, kneeling down and up again) is not a set. Two quick back-to-back swings with no pause wait for a third,
-  as that is how a walk begins. A new posture (the rest moved by
-  ``min_rom_deg`` or more, or no set of three under way) starts a new set,
-  and a first rep still waiting from the old posture is forgotten if the
-  rest moved by half its range (the crouch on the way down into a plank).
+  sitting down and getting up, kneeling down and up again) is not a set.
+  Two quick back-to-back swings with no pause wait for a third, as that is
+  how a walk begins. A new posture (the rest moved by ``min_rom_deg`` or
+  more, or no set of three under way) starts a new set, and a first rep
+  still waiting from the old posture is forgotten if the rest moved by half
+  its range (the crouch on the way down into a plank).
 """
 
 import math
@@ -623,7 +624,8 @@ class Detector:
                 self._posture(t, (w, x, y, z), "transition")
                 return out
             if self._still_ms >= CANDIDATE_MS:
-                if self._x1_end >= self._rest_ms and self._beyond_extension(w - r[0], x - r[1], y - r[2]):
+                if self._x1_end >= self._rest_ms and \
+                        self._beyond_extension(w - r[0], x - r[1], y - r[2]):
                     # the thigh dwells far the other way from where the last
                     # big excursion from this rest took it: one of the two
                     # would be the hip extending far beyond its range, so
@@ -699,8 +701,8 @@ class Detector:
         c = -(ax * bx + ay * by + az * bz)
         if c <= 0.0:
             return False
-        lim = SIN_EXTEND * SIN_EXTEND
-        return c * c >= lim * (ax * ax + ay * ay + az * az) and c * c >= lim * (bx * bx + by * by + bz * bz)
+        c2 = c * c / (SIN_EXTEND * SIN_EXTEND)
+        return c2 >= ax * ax + ay * ay + az * az and c2 >= bx * bx + by * by + bz * bz
 
     def _candidate(self, t, w, x, y, z):
         """The thigh dwells away from rest: remember the pose, unless it is
