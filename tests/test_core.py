@@ -355,6 +355,17 @@ def test_a_rep_followed_at_once_by_a_held_rep_counts_both():
     assert len(reps) == n
 
 
+def _getting_up(t):
+    """Thigh angle (deg) getting up from the floor through a deep crouch:
+    lying until 4 s, a 150 deg turn, then 70 deg from where it lay from
+    6.5 s on (on the feet)."""
+    ang = np.zeros_like(t)
+    for t0, dur, a0, a1 in ((4.0, 1.5, 0.0, 150.0), (5.5, 1.0, 150.0, 70.0)):
+        ramp(t, ang, t0, dur, a0, a1)
+    ang[t >= 6.5] = 70.0
+    return ang
+
+
 def test_after_a_turn_beyond_the_hips_range_the_rest_is_found_again():
     """Getting up from the floor through a deep crouch turns the thigh
     150 deg and leaves it 70 deg from where it lay; no hip does that. The
@@ -363,10 +374,7 @@ def test_after_a_turn_beyond_the_hips_range_the_rest_is_found_again():
     their own range (not measured from the pose on the floor)."""
     rate = 52.0
     t = _t(45, rate)
-    ang = np.zeros_like(t)
-    for t0, dur, a0, a1 in ((4.0, 1.5, 0.0, 150.0), (5.5, 1.0, 150.0, 70.0)):
-        ramp(t, ang, t0, dur, a0, a1)
-    ang[t >= 6.5] = 70.0
+    ang = _getting_up(t)
     lifts, _ = rep_profile(t, 6, amp=45, rise=0.8, fall=0.8, rest=2.0, lead=9.0)
     sway = np.where((t >= 6.5) & (t < 9.0), 2.0 * np.sin(2 * np.pi * 0.7 * (t - 6.5)), 0.0)
     a1, g1 = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=3)
@@ -391,10 +399,7 @@ def test_walking_off_after_getting_up_is_not_counted(profile, walk_at):
     walking."""
     rate = 52.0
     t = _t(30, rate)
-    ang = np.zeros_like(t)
-    for t0, dur, a0, a1 in ((4.0, 1.5, 0.0, 150.0), (5.5, 1.0, 150.0, 70.0)):
-        ramp(t, ang, t0, dur, a0, a1)
-    ang[t >= 6.5] = 70.0
+    ang = _getting_up(t)
     standing = (t >= 6.5) & (t < walk_at)
     ang += np.where(standing, 3.0 * np.sin(2 * np.pi * 1.2 * (t - 6.5)), 0.0)
     ramp_in = np.clip((t - walk_at) / 0.4, 0.0, 1.0)

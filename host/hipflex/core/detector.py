@@ -524,12 +524,13 @@ class Detector:
                 _set(self._rest, w, x, y, z)
             elif self._wait_ms >= WAIT_MS:
                 _set(self._rest, m[0], m[1], m[2], m[3])
-            if self._still_ms >= SETTLE_MS or self._wait_ms >= WAIT_MS:
-                self._state = _REST
-                self._rest_ms = t
-                self.ready = True
-                self._base = 0.0
-                self._base_ms = t
+            else:
+                return None
+            self._state = _REST
+            self._rest_ms = t
+            self.ready = True
+            self._base = 0.0
+            self._base_ms = t
             return None
         r = self._rest
         ang, tilt = _excursion(r, w, x, y, z)
@@ -821,9 +822,9 @@ class Detector:
             if end - start < STRIDE_MS and hold == 0:
                 self._walk_until = end + WALK_MS
             return self._reject(end, "walking", rom, out)
-        if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u, rom):
-            if s1 - e2 < GAIT_MS and end - e2 < CYCLE_MS and not self._opposed(u2, u, rom) \
-                    and self._opposed(u2, u1, rom):
+        if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u):
+            if s1 - e2 < GAIT_MS and end - e2 < CYCLE_MS and not self._opposed(u2, u) \
+                    and self._opposed(u2, u1):
                 # forward, back, forward within one stride cycle, the swing
                 # back a fair share of both swings forward: walking (a slower
                 # cycle is the body's pendulum, hanging from a bar; a small
@@ -894,7 +895,7 @@ class Detector:
         self._pend_swing = end
         return out
 
-    def _opposed(self, u1, u, rom):
+    def _opposed(self, u1, u):
         """Whether displacement ``u`` lies on the other side of the rest pose
         from ``u1`` by at least ``swing_pct`` % of the larger swing."""
         n1 = math.sqrt(u1[0] * u1[0] + u1[1] * u1[1] + u1[2] * u1[2])
