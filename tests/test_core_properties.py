@@ -57,10 +57,11 @@ def test_state_stays_bounded_over_a_long_run():
         if i % 5000 == 0:
             sizes.append(_size(det))
     # a few objects come and go (a rep held back for its stride test), but
-    # nothing grows with the length of the input
+    # nothing grows with the length of the input (the fixed tables: the
+    # stillness window, and each excursion's 17 rise-level times)
     late = sizes[len(sizes) // 2:]
     assert max(late) <= max(sizes[1:len(sizes) // 2]) + 12, sizes
-    assert max(sizes) < 170, sizes
+    assert max(sizes) < 230, sizes
 
 
 @settings(max_examples=12, deadline=None)

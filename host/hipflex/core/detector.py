@@ -32,7 +32,10 @@ points where, nor the posture.
   while a set of tiny lifts or fidgets never starts.
 * **Hold**: from the first to the last still moment (turning slower than
   ``hold_dps`` over a 0.3 s window) near the top (above ``hold_pct`` % of
-  the rise), less part of the slow ends of a smooth movement.
+  the rise; a dip below it shorter than ``DIP_MS`` does not cut the hold),
+  corrected for how early and late that window reads a smooth movement as
+  still: by the movement's pace up (when it passed half and 70 % of its
+  range) and down (its rate as it passed the exit level).
 * **Posture change**: when the thigh stays still away from rest for a second
   it may be a hold or a new posture. What it does next decides: coming back
   to dwell at the old rest pose makes it a rep with a hold; a round trip from
@@ -85,9 +88,11 @@ CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # swings of a stride follow each other this closely
 SWING_FLOOR_DEG = 6.0 # a swing back past rest smaller than this is not a stride
-HOLD_TRIM = 0.5       # share of a smooth movement's slow ends taken off a hold
 HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
+DIP_MS = 500          # a hold may dip below its floor this long (sway, a wobble)
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
+HOLD_K = 10.0 * 1000.0 / (HOLD_WIN * TICK_MS)  # see _Trip.hold
+LEVELS = 17           # rise levels timed: 1 deg and up in steps of sqrt(2)
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
 STEP_FAR = 1.5        # settling in a pose later than POST_MS + CANDIDATE_MS after
@@ -109,6 +114,28 @@ NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotte
 CREEP_MIN_DEG = 0.5   # closer to rest than this, the rest pose need not creep
 CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
 RAD2DEG = 57.29577951308232
+SQRT2 = math.sqrt(2.0)
+
+
+def _mj(s):
+    """Share (0..1) of a minimum-jerk move done at ``s`` (0..1) of its time."""
+    return s * s * s * (10.0 - 15.0 * s + 6.0 * s * s)
+
+
+def _mj_at(f):
+    """Inverse of _mj: the share of the time at which ``f`` of the move is done."""
+    lo = 0.0
+    hi = 1.0
+    for _ in range(20):
+        m = 0.5 * (lo + hi)
+        if _mj(m) < f:
+            lo = m
+        else:
+            hi = m
+    return 0.5 * (lo + hi)
+
+
+RISE_SPAN = _mj_at(0.7) - 0.5   # share of a move's time from half to 70 % done
 SIN_EXTEND = math.sin(EXTEND_DEG / RAD2DEG)
 
 _WAIT = 0
@@ -166,6 +193,7 @@ class _Trip:
 
     def __init__(self):
         self.pose = [0.0, 0.0, 1.0, 0.0]
+        self.lv = [0] * LEVELS   # when the rise first reached 1, 1.4, 2, ... deg
         self.live = False
         self.clear(0, 0.0)
 
@@ -176,6 +204,8 @@ class _Trip:
         self.peak_ms = t
         self.peak_u = (0.0, 0.0, 0.0)
         self.peak_yaw = False
+        self.nlv = 0
+        self.nxt = 1.0
         self.tilt_path = 0.0
         self.tilt_last = -1.0
         self.turns = 0
@@ -198,6 +228,10 @@ class _Trip:
             self.peak = ang
             self.peak_ms = t
             self.peak_yaw = ang > tilt + 0.01
+            while ang - self.base >= self.nxt:
+                self.lv[self.nlv] = t
+                self.nlv += 1
+                self.nxt *= SQRT2
         # reversals of direction by more than REVERSAL_DEG: a lift has none
         # on the way up, a wandering body (getting down to the floor) several
         if self.rising:
@@ -237,7 +271,8 @@ class _Trip:
             if self.run_start is not None and ang < self.run_min:
                 self.run_min = ang
             return live
-        self.close_run()
+        if t - self.run_end > DIP_MS:
+            self.close_run()
         return 0
 
     def hold_floor(self, holdf):
@@ -263,28 +298,73 @@ class _Trip:
             self.best_start = rs
             self.best_end = self.run_end
 
-    def hold(self, t, det):
-        """Hold (ms) of the finished excursion (``t``: its end)."""
+    def reached(self, level):
+        """When (ms) the rise first reached ``level`` deg above its base,
+        interpolated between the timed levels."""
+        lv = self.lv
+        n = self.nlv
+        if n == 0:
+            return self.start
+        lo = 1.0
+        for j in range(n - 1):
+            hi = lo * SQRT2
+            if hi > level:
+                return lv[j] + (lv[j + 1] - lv[j]) * (level - lo) / (hi - lo)
+            lo = hi
+        return lv[n - 1]
+
+    def hold(self, xrate, det):
+        """Hold (ms) of the finished excursion; ``xrate`` (deg/s): the
+        window's turning rate when it fell below the exit level."""
         self.close_run()
-        rise = self.peak - self.base
-        if self.best_min < self.best_floor or self.best_run <= 0 or rise <= 0.0:
+        f = self.best_floor - self.base
+        if self.best_min < self.best_floor or self.best_run <= 0 or f <= 0.0:
             return 0
-        # A smooth movement slows down gradually, so the end of the way up
-        # and the start of the way down already read as still. For a
-        # minimum-jerk movement of A deg over T s the speed is below v for
-        # T * sqrt(v T / 30 A) at its end (T up: leaving the baseline to the
-        # hold; T down: twice the hold-to-halfway-down time, where the
-        # excursion ends). The 0.3 s stillness window already keeps about
-        # half of that out, so HOLD_TRIM of it is taken off.
-        v = det._hold
-        up = (self.best_start - self.start) * 0.001
-        dn = 2.0 * (t - self.best_end) * 0.001
-        cut = 0.0
-        if up > 0.0:
-            cut += up * math.sqrt(v * up / (30.0 * rise))
-        if dn > 0.0:
-            cut += dn * math.sqrt(v * dn / (30.0 * rise))
-        h = self.best_run - int(cut * 1000.0 * HOLD_TRIM)
+        # the rise as it stood when the hold ended (read back from the hold
+        # floor; a twitch above it on the way down is no part of the rise)
+        rise = f / det._holdf
+        if rise < f + HOLD_BAND_DEG:
+            rise = f + HOLD_BAND_DEG
+        # The stillness window (W = HOLD_WIN ticks) reads a smooth movement
+        # as still before it has stopped and after it has started again: a
+        # minimum-jerk move of A deg over T s covers 10 A (s/T)^3 in its
+        # last (first) s seconds, so the window's rate is below v for the
+        # last T k of the way up and the first T k of the way down, with
+        # k = (v W / 10 A)^(1/3). The still run thus starts W - T k late and
+        # ends T k late. The way up's T is read from when it passed half
+        # and 70 % of its range; the way down's from the window's rate when
+        # it passed the exit level (the share of the range it covered in W).
+        k = math.pow(det._hold / (HOLD_K * rise), 1.0 / 3.0)
+        if k > 0.4:
+            k = 0.4
+        tu = (self.reached(0.7 * rise) - self.reached(0.5 * rise)) / RISE_SPAN
+        win = HOLD_WIN * TICK_MS
+        td = 0.0
+        if xrate > 0.0:
+            se = det._sx
+            y = xrate * win * 0.001 / rise
+            top = _mj(se)
+            if y >= top:
+                td = win / se
+            else:
+                lo = 0.0
+                hi = se
+                for _ in range(16):
+                    w = 0.5 * (lo + hi)
+                    if top - _mj(se - w) < y:
+                        lo = w
+                    else:
+                        hi = w
+                td = win / (0.5 * (lo + hi))
+        # a move slower than an unheld excursion may last is no smooth move
+        # (a pause on the way up or down)
+        if tu > UNHELD_MS:
+            tu = UNHELD_MS
+        if td > UNHELD_MS:
+            td = UNHELD_MS
+        # the still run starts a tick before its first still tick, which
+        # comes on average half a tick after the window's rate fell below v
+        h = self.best_run + win - int(k * (tu + td))
         return h if h > 0 else 0
 
     def rom(self, t):
@@ -370,6 +450,7 @@ class Detector:
         self._base = 0.0
         self._base_ms = 0
         self._near_ms = 0
+        self._xrate = 0.0
         # deepest point between excursions (for the gait test)
         # the last two excursions (any), for the gait test
         self._x1_end = self._x2_end = self._x1_start = -100000
@@ -390,6 +471,7 @@ class Detector:
         self._min_rom = float(p["min_rom_deg"])
         self._entry = float(p["entry_deg"])
         self._exit = p["exit_pct"] / 100.0
+        self._sx = _mj_at(1.0 - self._exit)   # a smooth fall's time share at the exit level
         self._relf = p["rel_pct"] / 100.0
         self._min_rep = p["min_rep_ms"]
         self._max_hold = p["max_hold_ms"]
@@ -609,6 +691,8 @@ class Detector:
             a.peak_u = (w - r[0], x - r[1], y - r[2])
         exit_a = a.base + self._exit * (a.peak - a.base)
         if ang < exit_a:
+            if self._near_ms == 0:
+                self._xrate = arate
             self._near_ms += dtm
         else:
             self._near_ms = 0
@@ -653,7 +737,7 @@ class Detector:
                 if c.peak >= self._entry and bang < self._exit * c.peak:
                     # a round trip from this pose without dwelling at rest:
                     # the posture changed, this pose is the rest now
-                    rep = (c.start, c.peak_ms, c.rom(t), t, c.hold(t, self), None)
+                    rep = (c.start, c.peak_ms, c.rom(t), t, c.hold(arate, self), None)
                     self._posture(t, c.pose, None)
                     return self._judge(rep, out)
             self.holding = h > 0 or self._still_ms >= SETTLE_MS
@@ -792,7 +876,7 @@ class Detector:
     def _finish(self, t, ang, out):
         """The excursion came back toward rest: judge it as a rep."""
         a = self._a
-        rep = (a.start, a.peak_ms, a.rom(t), t, a.hold(t, self), a.peak_u)
+        rep = (a.start, a.peak_ms, a.rom(t), t, a.hold(self._xrate, self), a.peak_u)
         self._state = _REST
         self.in_rep = False
         self.holding = False
