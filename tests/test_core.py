@@ -75,6 +75,26 @@ def test_a_slow_turn_about_the_vertical_does_not_become_gyro_bias():
     assert att.bz == pytest.approx(bias[2] + turn, abs=0.02)
 
 
+def test_a_slow_turn_within_the_bias_band_hardly_moves_a_bias_learned_over_time():
+    """After half a minute lying still, the leg turns out slowly about the
+    vertical (4 deg/s for 3 s, a side-lying lift: steady to both sensors and
+    within BIAS_NEAR of the bias). A zero-rate offset drifts over minutes, so
+    the bias, averaged over all the steady time seen, moves by a fraction of
+    a degree per second, not by most of the turn's rate (the heading of a
+    10 s hold would drift by that much per second)."""
+    att = Attitude()
+    att.init_from_accel(0.0, 0.0, G)
+    bias = (0.009, -0.005, 0.017)       # rad/s: about 0.5, -0.3, 1 dps
+    dt = 0.04
+    for _ in range(750):                # 30 s
+        att.step(dt, bias[0] * dt, bias[1] * dt, bias[2] * dt, 0.0, 0.0, G)
+    turn = math.radians(4.0)
+    for _ in range(75):                 # 3 s
+        att.step(dt, bias[0] * dt, bias[1] * dt, (bias[2] + turn) * dt, 0.0, 0.0, G)
+    assert abs(math.degrees(att.bz - bias[2])) < 0.6
+    assert math.degrees(att.psi) == pytest.approx(12.0, abs=1.0)
+
+
 def test_heading_integrates_rotation_about_the_vertical_only():
     att = Attitude(gain=2.0)
     att.init_from_accel(0.0, 0.0, G)

@@ -13,6 +13,9 @@ detector uses it (MicroPython-safe: ``math`` only, no allocation per step):
   it relative to a recent reference only.
 * **gyro bias** ``(bx, by, bz)`` (rad/s), learned whenever the sensor is
   steady: gyro and accelerometer readings both constant, whatever the pose.
+  It is the average over all the steady time seen (the last ``BIAS_TAU_S``
+  of it): a zero-rate offset drifts over minutes, while a person at rest
+  sways and a slow turn about the vertical passes for steady.
 * **gyro scale** ``scale``: between two quasi-static poses, the turn of
   gravity predicted by the gyro alone is compared with the turn the
   accelerometer measured; when the median of the last ``CAL_N`` movements
@@ -38,11 +41,13 @@ G = 9.80665
 BIAS_LIMIT = 0.35
 # Once known, the bias is followed only by steady readings this close to it
 # (rad/s, summed over axes: about 6 dps; its drift with temperature is far
-# slower), or by a reading that stays steady longer than BIAS_SURE_S (s): a
+# slower), averaged over up to BIAS_TAU_S of steady time (s), or, afresh, by
+# a reading further off that stays steady longer than BIAS_SURE_S (s): a
 # slow, even turn about the vertical also looks steady to the accelerometer,
 # but no such turn lasts that long.
 BIAS_NEAR = 0.1
 BIAS_SURE_S = 10.0
+BIAS_TAU_S = 30.0
 # Steadiness: gyro within this of its running mean (rad/s, summed over axes:
 # about 7 dps, a person at rest jitters) and accelerometer within this of its
 # running mean (m/s^2, summed over axes).
@@ -85,6 +90,8 @@ class Attitude:
         self._sx = self._sy = self._sz = 0.0
         self.speed = 0.0
         self.bias_known = False
+        self._btau = 0.6
+        self._far_s = 0.0
         self.steady_s = 0.0
         self._mgx = self._mgy = self._mgz = 0.0
         self._max = self._may = self._maz = 0.0
@@ -159,18 +166,36 @@ class Attitude:
                     dx = mgx - self.bx
                     dy = mgy - self.by
                     dz = mgz - self.bz
-                    if abs(dx) + abs(dy) + abs(dz) < BIAS_NEAR or self.steady_s > BIAS_SURE_S:
-                        kb = dt / 3.0
-                        self.bx += dx * kb
-                        self.by += dy * kb
-                        self.bz += dz * kb
+                    if abs(dx) + abs(dy) + abs(dz) < BIAS_NEAR:
+                        # an average over the steady time seen so far, up
+                        # to BIAS_TAU_S: body sway averages out, and a slow
+                        # turn that passed for steady moves it little
+                        tau = self._btau
+                        if tau < BIAS_TAU_S:
+                            tau += dt
+                            self._btau = tau
+                        kb = dt / tau
+                    else:
+                        # a steady rate far from the bias: a new offset only
+                        # if it stays put longer than any slow turn lasts
+                        far = self._far_s + dt
+                        self._far_s = far
+                        kb = 0.0
+                        if far > BIAS_SURE_S:
+                            self._btau = 0.6     # averaged afresh from here
+                            kb = dt / 3.0
+                    self.bx += dx * kb
+                    self.by += dy * kb
+                    self.bz += dz * kb
                 else:
                     self.bias_known = True
+                    self._btau = 0.6
                     self.bx = mgx
                     self.by = mgy
                     self.bz = mgz
         else:
             self.steady_s = 0.0
+            self._far_s = 0.0
         sc = self.scale
         wx = (wx - self.bx) * sc
         wy = (wy - self.by) * sc
@@ -228,7 +253,6 @@ class Attitude:
             self._fz = fz + (fx * wy - fy * wx) * dt
             if w2 > 0.25:
                 self._moved = True
-        mx, my, mz = ax, ay, az
         # |a| at rest as this accelerometer reads it (its scale error included)
         an = self._anorm
         if an <= 0.0:
@@ -241,9 +265,9 @@ class Attitude:
         self._quiet_s += dt
         if self._quiet_s < 0.12:
             return
-        mx /= n
-        my /= n
-        mz /= n
+        mx = ax / n
+        my = ay / n
+        mz = az / n
         r = self._ref
         if self._moved:
             self._moved = False
