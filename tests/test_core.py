@@ -469,6 +469,24 @@ def test_walking_off_after_getting_up_is_not_counted(profile, walk_at):
     assert reps == []
 
 
+def test_marching_right_after_walking_in_counts():
+    """Walking to the spot (strides: 25 deg forward, 12 deg back, 0.9 Hz),
+    then at once a standing march, brisk knee drives to 70 deg with no pause
+    at the top, one every 1.2 s. Quick swings right after strides keep the
+    walking going, but no walking stride swings the thigh 50 deg: the march
+    counts from its first drive."""
+    rate = 52.0
+    t = _t(30, rate)
+    walk = (t >= 3.0) & (t < 8.0)
+    ang = np.where(walk, 6.5 + 18.5 * np.sin(2 * np.pi * 0.9 * (t - 3.0)), 0.0)
+    ang[walk] *= np.clip((t[walk] - 3.0) / 0.4, 0.0, 1.0)
+    drives, _ = rep_profile(t, 12, amp=70.0, rise=0.4, fall=0.45, rest=0.35, lead=8.3)
+    ang += drives
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=23)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 12
+
+
 def test_a_tiring_climber_whose_leg_overshoots_is_not_walking():
     """Mountain climbers from a plank, a drive every second: the knee comes
     in 70 deg, the leg kicks back just under a quarter of that past the

@@ -51,7 +51,8 @@ points where, nor the posture.
 * **Gait**: walking swings the thigh forward, back through the rest pose
   (by at least ``swing_pct`` % of the swings on both sides) and forward
   again, each within ``GAIT_MS`` of the last and all within ``CYCLE_MS``;
-  those are strides, and so are quick swings in the ``WALK_MS`` after them.
+  those are strides, and so are quick swings in the ``WALK_MS`` after them
+  that stay within a stride's range (``STRIDE_MAX_DEG``).
   A single swing back right after a rep (the body's pendulum when hanging)
   is not a rep either, but the rep stands.
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
@@ -105,6 +106,7 @@ SWING_BACK_MAX = 1.5  # a swing back is at most this many times the swing before
 CYCLE_MS = 1800       # a stride cycle (forward to forward) is shorter than this
 STRIDE_MS = 1200      # a swing this short, with no pause at the top, may be a stride
 WALK_MS = 2500        # after a stride, excursions this soon are walking too
+STRIDE_MAX_DEG = 50.0 # ... unless the thigh swings further than walking ever does
 PATH_STEP_DEG = 2.0   # resolution of the tilt path (deg)
 YAW_PATH = 1.5        # a horizontal-plane lift's tilt path is at most this times its range
 REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
@@ -900,9 +902,10 @@ class Detector:
         self._x2_end, self._x2_u = e1, u1
         self._x1_end, self._x1_start, self._x1_rom = end, start, rom
         self._x1_u = u if u is not None else (0.0, 0.0, 0.0)
-        if start < self._walk_until:
+        if start < self._walk_until and rom < STRIDE_MAX_DEG:
             # strides a moment ago: still walking (turning, changing pace);
-            # only quick swings with no pause keep it so
+            # only quick swings with no pause keep it so (a knee driven up
+            # higher than any walking stride swings is a rep again)
             if end - start < STRIDE_MS and hold == 0:
                 self._walk_until = end + WALK_MS
             return self._reject(end, "walking", rom, out)
