@@ -487,6 +487,24 @@ def test_marching_right_after_walking_in_counts():
     assert len(reps) == 12
 
 
+def test_a_march_drive_is_never_a_walking_stride():
+    """A brisk standing march (drives to 70 deg, one every 1.2 s at 26 Hz);
+    after the fourth drive the thigh kicks back 22 deg past rest for a
+    moment (a stumble, or a stream that stalled at the top of the drive and
+    left the tilt off). Forward, back, forward within a stride cycle, the
+    swing back a fair share of both: the stride pattern, but no walking
+    stride swings the thigh 70 deg. All ten drives count."""
+    rate = 26.0
+    t = _t(25, rate)
+    ang, labels = rep_profile(t, 10, amp=70.0, rise=0.4, fall=0.45, rest=0.35, lead=4.0)
+    end4 = labels[3][2]
+    ramp(t, ang, end4, 0.15, 0.0, -22.0)
+    ramp(t, ang, end4 + 0.15, 0.2, -22.0, 0.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=29)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 10
+
+
 def test_a_tiring_climber_whose_leg_overshoots_is_not_walking():
     """Mountain climbers from a plank, a drive every second: the knee comes
     in 70 deg, the leg kicks back just under a quarter of that past the

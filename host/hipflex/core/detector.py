@@ -50,9 +50,10 @@ points where, nor the posture.
   others ``GAIT_MS``.
 * **Gait**: walking swings the thigh forward, back through the rest pose
   (by at least ``swing_pct`` % of the swings on both sides) and forward
-  again, each within ``GAIT_MS`` of the last and all within ``CYCLE_MS``;
-  those are strides, and so are quick swings in the ``WALK_MS`` after them
-  that stay within a stride's range (``STRIDE_MAX_DEG``).
+  again, each within ``GAIT_MS`` of the last and all within ``CYCLE_MS``,
+  never further forward than a stride swings (``STRIDE_MAX_DEG``); those are
+  strides, and so are quick swings in the ``WALK_MS`` after them that stay
+  within that range.
   A single swing back right after a rep (the body's pendulum when hanging)
   is not a rep either, but the rep stands.
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
@@ -910,10 +911,11 @@ class Detector:
                 self._walk_until = end + WALK_MS
             return self._reject(end, "walking", rom, out)
         if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u):
-            if s1 - e2 < GAIT_MS and end - e2 < CYCLE_MS and not self._opposed(u2, u) \
-                    and self._opposed(u2, u1):
+            if s1 - e2 < GAIT_MS and end - e2 < CYCLE_MS and rom < STRIDE_MAX_DEG \
+                    and not self._opposed(u2, u) and self._opposed(u2, u1):
                 # forward, back, forward within one stride cycle, the swing
-                # back a fair share of both swings forward: walking (a slower
+                # back a fair share of both swings forward, and no further
+                # forward than a stride swings: walking (a slower
                 # cycle is the body's pendulum, hanging from a bar; a small
                 # kick back after a big drive is a climber's leg overshooting);
                 # the first swing, held back as a rep, was a stride too
