@@ -26,7 +26,8 @@ points where, nor the posture.
 * **Rep**: the excursion rises ``entry_deg`` above its baseline (the lowest
   point since the last excursion), peaks, and falls back below ``exit_pct`` %
   of its rise. It counts when the rise reaches ``rel_pct`` % of the set's
-  typical rise and it lasted ``min_rep_ms``; a set is established by rises
+  typical rise and it lasted ``min_rep_ms`` (or swung further than any
+  stride or jolt, ``STRIDE_MAX_DEG``); a set is established by rises
   of at least ``min_rom_deg`` (the typical rise is theirs), so a smaller rep
   counts only inside such a set (a tiring leg, a lift that falls short),
   while a set of tiny lifts or fidgets never starts.
@@ -933,7 +934,9 @@ class Detector:
                 if pend is not None and pend.end_ms == e1:
                     self._pend_swing = end     # the held rep swung back: wait on
                 return self._reject(end, "swing back", rom, out)
-        if end - start < self._min_rep:
+        if end - start < self._min_rep and rom < STRIDE_MAX_DEG:
+            # a jolt of the strap or a stumble is quick, but no such thing
+            # swings the thigh further than a stride: a climber's drive does
             return self._reject(end, "small or short", rom, out)
         if end - start - hold > UNHELD_MS:
             # long away from rest without holding still: sitting on a chair
