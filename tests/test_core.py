@@ -520,6 +520,26 @@ def test_fast_climber_drives_count_with_auto():
     assert all(r.end_ms - r.start_ms < 300 for r in reps)
 
 
+@pytest.mark.parametrize("profile", ["auto", "mountain_climber"])
+def test_getting_up_from_a_plank_after_a_set_is_not_a_rep(profile):
+    """Eight climber drives from a plank, then up onto the feet: the knee
+    comes in under the chest (125 deg from the plank, within the hip's
+    range), and the thigh swings back down to hang under the standing body,
+    60 deg from where it lay in the plank, and stays there. It passed half
+    its range on the way, like a rep, but it came to rest further from the
+    plank than any rest shifts between reps: the set is eight."""
+    rate = 52.0
+    t = _t(30, rate)
+    ang, labels = rep_profile(t, 8, amp=80.0, rise=0.25, fall=0.3, rest=0.35, lead=4.0)
+    up = labels[-1][2] + 3.0
+    ramp(t, ang, up, 2.5, 0.0, 125.0)
+    ramp(t, ang, up + 2.5, 1.5, 125.0, 60.0)
+    ang[t >= up + 4.0] = 60.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=37)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert len(reps) == 8
+
+
 def test_a_tiring_climber_whose_leg_overshoots_is_not_walking():
     """Mountain climbers from a plank, a drive every second: the knee comes
     in 70 deg, the leg kicks back just under a quarter of that past the

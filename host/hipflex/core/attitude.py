@@ -57,6 +57,8 @@ STEADY_ACC = 0.25
 TRUST_BAND = 0.15
 # Time constant (ms) of the rate smoothing behind ``speed``.
 SMOOTH_MS = 250
+_SMOOTH_K = 1000.0 / SMOOTH_MS
+_SMOOTH_S = SMOOTH_MS * 0.001
 # Gyro scale calibration against gravity: movements between quasi-static
 # poses that turn gravity by more than CAL_MIN_RAD (8 deg) compare the turn
 # the gyro alone predicts with the one the accelerometer measured.
@@ -204,7 +206,7 @@ class Attitude:
         self._calibrate(dt, wx, wy, wz, ax, ay, az, n)
         # angular speed of the smoothed rate vector: tremor and jitter
         # (zero-mean) average out, a slow steady movement does not
-        k = dt * (1000.0 / SMOOTH_MS) if dt < SMOOTH_MS * 0.001 else 1.0
+        k = dt * _SMOOTH_K if dt < _SMOOTH_S else 1.0
         fx = self._sx + (wx - self._sx) * k
         fy = self._sy + (wy - self._sy) * k
         fz = self._sz + (wz - self._sz) * k

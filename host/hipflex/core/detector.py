@@ -45,10 +45,13 @@ points where, nor the posture.
   ``max_hold_ms`` is a posture change, and so is an excursion that spends
   more than ``UNHELD_MS`` away from rest besides its hold (sitting on a
   chair). A rep followed at once by a movement that settles in a new pose
-  was a step of it (bending the knees to get up after a lying set); a slow
-  rep unlike the set's typical range (below it or over 1.5 times it, or
-  with no set yet) waits ``POST_MS + CANDIDATE_MS`` for such a movement, the
-  others ``GAIT_MS``.
+  was a step of it (bending the knees to get up after a lying set), and so
+  was one after which the thigh comes to rest more than ``EXTEND_DEG`` from
+  where it started (no rest shifts that far between reps: getting up from a
+  plank through a crouch); a slow rep unlike the set (below its typical
+  range or over 1.5 times it, more than ``PACE`` times as long as the rep
+  before it, or with no set yet) waits ``POST_MS + CANDIDATE_MS`` for such
+  a movement, the others ``GAIT_MS``.
 * **Gait**: walking swings the thigh forward, back through the rest pose
   (by at least ``swing_pct`` % of the swings on both sides) and forward
   again, each within ``GAIT_MS`` of the last and all within ``CYCLE_MS``,
@@ -468,6 +471,7 @@ class Detector:
         self._pend_swing = 0
         self._pend_wait = GAIT_MS
         self._pend_post = POST_MS
+        self._last_dur = 0       # the last rep's length (ms)
 
     def _load(self):
         p = self.params
@@ -657,10 +661,17 @@ class Detector:
             # comes back: if it settles in a new pose instead, the rep was a
             # step of a posture change (crouching on the way to the floor,
             # bending the knees before sitting up and getting up)
-            since = self._pend_swing if self._pend_swing > pend.end_ms else pend.end_ms
-            if t - since >= self._pend_wait and not (
-                    st == _OUT and self._a.start - since < self._pend_post):
-                out = self._merge(out, self._release())
+            if st == _REST and self._still_ms >= SETTLE_MS and ang > EXTEND_DEG:
+                # the thigh came to rest further from where the rep started
+                # than a rest ever shifts: no rep ends there (getting up
+                # from a plank through a crouch, the last drive of a set)
+                self._pend = None
+                self._reject(t, "never came back", pend.rom_deg, None)
+            else:
+                since = self._pend_swing if self._pend_swing > pend.end_ms else pend.end_ms
+                if t - since >= self._pend_wait and not (
+                        st == _OUT and self._a.start - since < self._pend_post):
+                    out = self._merge(out, self._release())
         if st == _REST:
             if self._still_ms >= SETTLE_MS:
                 # dwelling: this is the rest pose now
@@ -975,15 +986,19 @@ class Detector:
             out = self._merge(out, self._release())   # its wait is cut short
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
         # a slow rep unlike the set's typical range (short of it or half as
-        # big again), or with no set yet to compare with, may be the
-        # first step of getting up (bending the knees to sit up): it waits
-        # longer for what follows (quick swings are not how anyone gets up)
+        # big again) or pace (over PACE times as long as the last rep), or
+        # with no set yet to compare with, may be the first step of getting
+        # up (bending the knees to sit up, the knee under the chest to rise
+        # from a plank): it waits longer for what follows (quick swings are
+        # not how anyone gets up)
         typ = self._typical()
-        if end - start >= STRIDE_MS and (rom < typ or rom > 1.5 * typ):
+        dur = end - start
+        if dur >= STRIDE_MS and (rom < typ or rom > 1.5 * typ or dur > PACE * self._last_dur):
             self._pend_wait = self._pend_post = POST_MS + CANDIDATE_MS
         else:
             self._pend_wait = GAIT_MS
             self._pend_post = POST_MS
+        self._last_dur = dur
         self._pend_swing = end
         return out
 
