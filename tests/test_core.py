@@ -329,6 +329,23 @@ def test_slow_small_held_lifts_count_with_every_profile_that_allows_them(profile
     assert all(r.hold_ms > 3000 for r in reps)
 
 
+def test_slow_small_side_lying_holds_count_with_their_profile():
+    """Lying on the side, a weak leg is swung forward slowly (2.5 s) by
+    16 deg in the horizontal plane, held 6 s, and brought back: six times.
+    The rest creeps after the slow start and the excursion reads a few
+    degrees short of the turn, so a floor at 15 deg missed every one. (The
+    first hold reads short: 4 s after the start the gyro bias has had
+    little steady time to settle, and the slow ends of the turn, steady to
+    both sensors, still move it.)"""
+    rate = 52.0
+    t = _t(90, rate)
+    ang, _ = rep_profile(t, 6, amp=16.0, rise=2.5, hold=6.0, fall=2.5, rest=2.0, lead=4.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 0, 1), noise=1, seed=41)
+    reps, _ = run(t, acc, gyr, profiles.get("side_lying_hold"))
+    assert len(reps) == 6
+    assert all(r.hold_ms > 5000 for r in reps[1:])
+
+
 def test_still_input_gives_no_reps_and_small_reps_are_ignored_by_auto():
     t = _t(30)
     acc, gyr = rotation_signal(t, np.zeros_like(t), noise=2)
