@@ -466,14 +466,16 @@ def test_after_a_turn_beyond_the_hips_range_the_rest_is_found_again():
 
 
 @pytest.mark.parametrize("profile", ["auto", "front_support_hip_flexion"])
-@pytest.mark.parametrize("walk_at", [7.6, 8.0])
+@pytest.mark.parametrize("walk_at", [5.5, 7.6, 8.0])
 def test_walking_off_after_getting_up_is_not_counted(profile, walk_at):
     """Getting up from the floor (a turn beyond the hip's range), a moment
     on the feet swaying (never still for long), then walking off from
-    ``walk_at`` s. The rest is taken afresh where the thigh turned slowest,
-    not wherever it is when the wait for a still moment runs out (mid-stride
-    at either start), so the strides swing back past it and are known as
-    walking."""
+    ``walk_at`` s (at 5.5 s already striding while the thigh swings down
+    from the crouch). The rest is taken afresh where the thigh has been on
+    average over the last second of the wait for a still moment, not
+    wherever it is when the wait runs out (mid-stride) nor where it turned
+    slowest (either end of a stride), so the strides swing back past it and
+    are known as walking."""
     rate = 52.0
     t = _t(30, rate)
     ang = _getting_up(t)

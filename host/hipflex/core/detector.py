@@ -440,7 +440,7 @@ class Detector:
         self._state = _WAIT
         self._wait_ms = 0
         self._rest_ms = 0
-        self._wpose = [0.0, 0.0, 1.0, 0.0, 0.0]   # slowest pose while waiting, its speed
+        self._wpose = [0.0, 0.0, 1.0, 0.0]   # the pose while waiting, averaged over ~1 s
         self._rpose = [0.0, 0.0, 1.0, 0.0] * HOLD_WIN
         self._rt = [-10000] * HOLD_WIN
         self._ri = 0
@@ -600,20 +600,29 @@ class Detector:
         if st == _WAIT:
             self._wait_ms += dtm
             # the first dwell is the rest; a body that never keeps still
-            # (hanging from a bar, swaying on its feet) starts after a
-            # while from where it turned slowest meanwhile (not wherever
-            # it happens to be then: mid-stride if walking off)
+            # (hanging from a bar, swaying on its feet, walking off) starts
+            # after a while from where it has been on average over the
+            # last second (not wherever it happens to be then, nor where it
+            # turned slowest: either end of a stride)
             m = self._wpose
-            if self._wait_ms == dtm or spd < m[4]:
-                m[0] = w
-                m[1] = x
-                m[2] = y
-                m[3] = z
-                m[4] = spd
+            if self._wait_ms == dtm:
+                _set(m, w, x, y, z)
+            else:
+                k = dtm * 0.001
+                m[0] += (w - m[0]) * k
+                m[1] += (x - m[1]) * k
+                m[2] += (y - m[2]) * k
+                d = z - m[3]
+                if d > math.pi:
+                    d -= 2.0 * math.pi
+                elif d < -math.pi:
+                    d += 2.0 * math.pi
+                m[3] += d * k
             if self._still_ms >= SETTLE_MS:
                 _set(self._rest, w, x, y, z)
             elif self._wait_ms >= WAIT_MS:
-                _set(self._rest, m[0], m[1], m[2], m[3])
+                n = 1.0 / math.sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2])
+                _set(self._rest, m[0] * n, m[1] * n, m[2] * n, m[3])
             else:
                 return None
             self._state = _REST
