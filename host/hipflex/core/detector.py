@@ -98,7 +98,8 @@ HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
 DIP_MS = 500          # a hold may dip below its floor this long (sway, a wobble)
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
 HOLD_K = 10.0 * 1000.0 / (HOLD_WIN * TICK_MS)  # see _Trip.hold
-LEVELS = 17           # rise levels timed: 1 deg and up in steps of sqrt(2)
+LEVELS = 17           # rise levels timed: 1 deg and up in steps of sqrt(2) (to 256 deg:
+                      # no excursion exceeds 180, so the table never overflows)
 LEAVE_DEG = 1.0       # a rep starts when the thigh leaves its baseline by this
 POST_MS = 1500        # an excursion starting this soon after a rep may void it
 STEP_FAR = 1.5        # settling in a pose later than POST_MS + CANDIDATE_MS after
@@ -369,8 +370,7 @@ class _Trip:
             tu = UNHELD_MS
         if td > UNHELD_MS:
             td = UNHELD_MS
-        # the still run starts a tick before its first still tick, which
-        # comes on average half a tick after the window's rate fell below v
+        # (the grid's half-tick lags at both ends of the run cancel out)
         h = self.best_run + win - int(k * (tu + td))
         return h if h > 0 else 0
 
@@ -673,7 +673,7 @@ class Detector:
             if st == _REST and self._still_ms >= SETTLE_MS and ang > EXTEND_DEG:
                 # the thigh came to rest further from where the rep started
                 # than a rest ever shifts: no rep ends there (getting up
-                # from a plank through a crouch, the last drive of a set)
+                # from a plank through a crouch)
                 self._pend = None
                 self._reject(t, "never came back", pend.rom_deg, None)
             else:
