@@ -4,6 +4,7 @@ state stays bounded, and the sensor's mounting does not change the reps."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -79,3 +80,24 @@ def test_a_rotated_copy_gives_the_same_reps(x, y, z, deg):
     for a, b in zip(ref, out):
         assert abs(a.peak_ms - b.peak_ms) <= 60
         assert abs(a.rom_deg - b.rom_deg) <= 1.5
+
+
+@pytest.mark.parametrize("name", sorted(profiles.DEFAULTS))
+@pytest.mark.parametrize("value", [0, 1000000])
+def test_any_parameter_value_the_board_accepts_never_raises(name, value):
+    """The board's ``set`` command takes any integer 0..1000000 for any
+    parameter (from its owner). Whatever the value, held reps, a hold and a
+    walk through the detector never raise (a division by a zero share, an
+    inverse of a share beyond 1...): the board must keep running."""
+    t = np.arange(0.0, 30.0, 1.0 / 52.0)
+    ang, _ = rep_profile(t, 3, amp=40.0, rise=1.0, hold=2.0, fall=1.0, rest=1.5, lead=3.0)
+    ang[t > 20.0] = 25.0 * np.sin(2 * np.pi * 0.9 * t[t > 20.0])
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=43)
+    det = Detector()
+    det.set_params({name: value})
+    tm = np.rint(t * 1000).astype(int)
+    for i in range(len(t)):
+        det.update(int(tm[i]), *acc[i].tolist(), *gyr[i].tolist())
+    while det.flush() is not None:
+        pass
+    assert det.count >= 0 and math.isfinite(det.angle_deg)
