@@ -191,7 +191,7 @@ class Attitude:
                     self.bz += dz * kb
                 else:
                     self.bias_known = True
-                    self._btau = 0.6
+                    self._btau = 0.6     # the steady time this first estimate saw
                     self.bx = mgx
                     self.by = mgy
                     self.bz = mgz
