@@ -559,6 +559,24 @@ def test_getting_up_from_a_plank_after_a_set_is_not_a_rep(profile):
     assert len(reps) == 8
 
 
+def test_a_step_between_the_first_lunges_is_not_a_rep():
+    """Forward lunges with ``auto``: the front thigh swings up 75 deg each
+    time; after the second, the person shuffles the front foot (the thigh
+    swings 17 deg and back). Two reps of 70-75 deg already say what this set
+    is made of: a swing a quarter their size is no rep of it (the set's
+    typical range used to wait for three excursions)."""
+    rate = 104.0
+    t = _t(40, rate)
+    ang, labels = rep_profile(t, 6, amp=75.0, rise=1.0, hold=0.3, fall=1.2, rest=3.0, lead=4.0)
+    mid = labels[1][2] + 1.0
+    ramp(t, ang, mid, 0.6, 0.0, 17.0)
+    ramp(t, ang, mid + 0.6, 0.6, 17.0, 0.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=47)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 6
+    assert all(r.rom_deg > 60.0 for r in reps)
+
+
 def test_a_tiring_climber_whose_leg_overshoots_is_not_walking():
     """Mountain climbers from a plank, a drive every second: the knee comes
     in 70 deg, the leg kicks back just under a quarter of that past the

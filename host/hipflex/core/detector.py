@@ -28,7 +28,8 @@ points where, nor the posture.
   of its rise. It counts when the rise reaches ``rel_pct`` % of the set's
   typical rise and it lasted ``min_rep_ms`` (or swung further than any
   stride or jolt, ``STRIDE_MAX_DEG``); a set is established by rises
-  of at least ``min_rom_deg`` (the typical rise is theirs), so a smaller rep
+  of at least ``min_rom_deg`` (the typical rise is theirs: the median of
+  the last five, or the smaller of the first two), so a smaller rep
   counts only inside such a set (a tiring leg, a lift that falls short),
   while a set of tiny lifts or fidgets never starts.
 * **Hold**: from the first to the last still moment (turning slower than
@@ -846,12 +847,16 @@ class Detector:
             self._pend = None
             self._reject(t, "step of a posture change", pend.rom_deg, None)
 
-    def _typical(self):
+    def _typical(self, least):
         """The set's typical range (deg): the median of the last excursions
-        that reached ``min_rom_deg`` (0 until there are three)."""
+        that reached ``min_rom_deg``, or the smaller of two (0 until there
+        are ``least``)."""
         n = self._typ_n
-        if n < 3:
+        if n < least or n == 0:
             return 0.0
+        if n == 2:
+            t = self._typ
+            return t[0] if t[0] < t[1] else t[1]
         return sorted(self._typ[:n])[(n - 1) // 2]
 
     def _close_set(self):
@@ -963,8 +968,10 @@ class Detector:
             # or kneeling and moving about, not a lift
             return self._reject(end, "dwelt, not held", rom, out)
         # relative to the set: the last excursions that were big enough
-        # (counted or not), so one early outlier cannot mute a whole set
-        typ = self._typical()
+        # (counted or not), so one early outlier cannot mute a whole set;
+        # from the second on (a lift a fifth the size of the two before it
+        # is no rep of theirs: stepping between two lunges)
+        typ = self._typical(2)
         n = self._typ_n
         if rom < self._min_rom:
             # below the floor: only inside a set of bigger reps, judged
@@ -1000,7 +1007,7 @@ class Detector:
         # up (bending the knees to sit up, the knee under the chest to rise
         # from a plank): it waits longer for what follows (quick swings are
         # not how anyone gets up)
-        typ = self._typical()
+        typ = self._typical(3)
         dur = end - start
         if dur >= STRIDE_MS and (rom < typ or rom > 1.5 * typ or dur > PACE * self._last_dur):
             self._pend_wait = self._pend_post = POST_MS + CANDIDATE_MS
