@@ -350,27 +350,15 @@ class _Trip:
         win = HOLD_WIN * TICK_MS
         td = 0.0
         if xrate > 0.0:
+            # the window [se - w, se] of the fall covered y of the range
             se = det._sx
             y = xrate * win * 0.001 / rise
-            top = _mj(se)
-            if y >= top:
-                td = win / se
-            else:
-                lo = 0.0
-                hi = se
-                for _ in range(16):
-                    w = 0.5 * (lo + hi)
-                    if top - _mj(se - w) < y:
-                        lo = w
-                    else:
-                        hi = w
-                td = win / (0.5 * (lo + hi))
+            w = se - _mj_at(_mj(se) - y)
+            td = win / w if w * UNHELD_MS > win else UNHELD_MS
         # a move slower than an unheld excursion may last is no smooth move
-        # (a pause on the way up or down)
+        # (a pause on the way up or down): neither T is taken beyond that
         if tu > UNHELD_MS:
             tu = UNHELD_MS
-        if td > UNHELD_MS:
-            td = UNHELD_MS
         # (the grid's half-tick lags at both ends of the run cancel out)
         h = self.best_run + win - int(k * (tu + td))
         return h if h > 0 else 0
@@ -609,21 +597,11 @@ class Detector:
             if self._wait_ms == dtm:
                 _set(m, w, x, y, z)
             else:
-                k = dtm * 0.001
-                m[0] += (w - m[0]) * k
-                m[1] += (x - m[1]) * k
-                m[2] += (y - m[2]) * k
-                d = z - m[3]
-                if d > math.pi:
-                    d -= 2.0 * math.pi
-                elif d < -math.pi:
-                    d += 2.0 * math.pi
-                m[3] += d * k
+                _follow(m, dtm * 0.001, w, x, y, z)
             if self._still_ms >= SETTLE_MS:
                 _set(self._rest, w, x, y, z)
             elif self._wait_ms >= WAIT_MS:
-                n = 1.0 / math.sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2])
-                _set(self._rest, m[0] * n, m[1] * n, m[2] * n, m[3])
+                _set(self._rest, m[0], m[1], m[2], m[3])
             else:
                 return None
             self._state = _REST
@@ -691,7 +669,10 @@ class Detector:
                 self._base_ms = t
             else:
                 if ang > CREEP_MIN_DEG:
-                    self._creep(dtm, w, x, y, z)
+                    # near rest but never quite still (a person between
+                    # reps): the rest creeps toward where the thigh is, so
+                    # gyro drift about the vertical cannot build up
+                    _follow(r, dtm / CREEP_MS, w, x, y, z)
                 if ang <= self._base:
                     self._base = ang
                 if ang <= self._base + LEAVE_DEG:
@@ -772,26 +753,6 @@ class Detector:
         if t - a.start > self._max_hold + 2 * CANDIDATE_MS:
             self._posture(t, (w, x, y, z), "posture change")   # never came back
         return out
-
-    def _creep(self, dtm, w, x, y, z):
-        """Near rest but never quite still (a person between reps): the rest
-        pose creeps toward where the thigh is, so gyro drift about the
-        vertical cannot build up between reps."""
-        r = self._rest
-        k = dtm / CREEP_MS
-        r[0] += (w - r[0]) * k
-        r[1] += (x - r[1]) * k
-        r[2] += (y - r[2]) * k
-        n = 1.0 / math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
-        r[0] *= n
-        r[1] *= n
-        r[2] *= n
-        d = z - r[3]
-        if d > math.pi:
-            d -= 2.0 * math.pi
-        elif d < -math.pi:
-            d += 2.0 * math.pi
-        r[3] += d * k
 
     def _beyond_extension(self, dx, dy, dz):
         """Whether displacement ``d`` from rest and the last excursion's
@@ -1115,6 +1076,24 @@ class Detector:
             if r is not None:
                 ob.insert(n, r)
         return ob.pop(0) if ob else None
+
+
+def _follow(p, k, w, x, y, z):
+    """Move pose ``p`` (gravity direction and heading) the share ``k`` of the
+    way toward ``w, x, y, z``, the direction kept a unit vector."""
+    p[0] += (w - p[0]) * k
+    p[1] += (x - p[1]) * k
+    p[2] += (y - p[2]) * k
+    n = 1.0 / math.sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2])
+    p[0] *= n
+    p[1] *= n
+    p[2] *= n
+    d = z - p[3]
+    if d > math.pi:
+        d -= 2.0 * math.pi
+    elif d < -math.pi:
+        d += 2.0 * math.pi
+    p[3] += d * k
 
 
 def _set(p, w, x, y, z):
