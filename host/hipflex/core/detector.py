@@ -813,7 +813,7 @@ class Detector:
         that reached ``min_rom_deg``, or the smaller of two (0 until there
         are ``least``)."""
         n = self._typ_n
-        if n < least or n == 0:
+        if n < least:
             return 0.0
         if n == 2:
             t = self._typ
