@@ -29,7 +29,8 @@ points where, nor the posture.
   typical rise and it lasted ``min_rep_ms`` (or swung further than any
   stride or jolt, ``STRIDE_MAX_DEG``); a set is established by rises
   of at least ``min_rom_deg`` (the typical rise is theirs: the median of
-  the last five, or the smaller of the first two), so a smaller rep
+  the last five, or the smaller of the first two; a rep still held back
+  when the next one ends is judged again with it), so a smaller rep
   counts only inside such a set (a tiring leg, a lift that falls short),
   while a set of tiny lifts or fidgets never starts.
 * **Hold**: from the first to the last still moment (turning slower than
@@ -1001,6 +1002,10 @@ class Detector:
         a set."""
         rep = self._pend
         self._pend = None
+        if rep.rom_deg < self._relf * self._typical(3):
+            # the excursions since (a rep cut its wait short) show the set's
+            # range better than those before it did: small for this set
+            return self._reject(rep.end_ms, "small for this set", rep.rom_deg, None)
         first = self._first
         if self._last_rep_ms is None or rep.start_ms - self._last_rep_ms > SET_GAP_MS:
             second = self._second
