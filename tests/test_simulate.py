@@ -112,6 +112,33 @@ def test_axial_rotation_makes_gyro_exceed_direction_change():
         assert 55 < r["rom_deg"] < 75
 
 
+def test_pause_down_stops_some_lowerings_part_way():
+    """With ``pause_down`` some reps stop on the way down, the hip still
+    flexed by 30-60 % of the rep, for 0.5-2 s; the rep's label still runs
+    to the end of the lowering (the pause is not a hold)."""
+    t, acc, gyr, lab = simulate("lying_leg_raise", reps=8, seed=5, pause_down=True, **CLEAN)
+    assert lab["params"]["pause_down"] is True
+    speed = np.degrees(np.linalg.norm(gyr, axis=1))
+    rate = 1.0 / np.median(np.diff(t))
+    paused = 0
+    for r in lab["reps"]:
+        down = (t > r["peak"] + r["hold"] + 0.2) & (t < r["end"] - 0.2)
+        still = np.flatnonzero(down & (speed < 0.5))
+        if len(still) == 0:
+            continue
+        assert 0.3 <= len(still) / rate <= 2.1
+        # the rotation from the top to the pause: 40-70 % of the rep
+        gone = integrate(t, gyr, idx(t, r["peak"] + r["hold"]), still[0])
+        assert 0.35 * r["rom_deg"] < np.linalg.norm(gone) < 0.75 * r["rom_deg"]
+        paused += 1
+    assert 1 <= paused < len(lab["reps"])
+    # without it, the same seed lowers every rep in one go
+    t, acc, gyr, lab = simulate("lying_leg_raise", reps=8, seed=5, pause_down=False, **CLEAN)
+    speed = np.degrees(np.linalg.norm(gyr, axis=1))
+    for r in lab["reps"]:
+        down = (t > r["peak"] + r["hold"] + 0.2) & (t < r["end"] - 0.2)
+        assert not np.any(down & (speed < 0.5))
+
 def test_clipping_at_full_scale():
     t, acc, gyr, lab = simulate("standing_march", reps=8, seed=3, accel_fs_g=2, gyro_fs_dps=125,
                                 session=False, quirks=False, rom_deg=85, tempo=0.8)

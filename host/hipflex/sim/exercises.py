@@ -102,6 +102,12 @@ def draw_options(exercise, rng, opts):
     setdef("reposition", lambda: bool(q(0.4)))
     setdef("fidgets", lambda: bool(q(0.7)))
     setdef("still_start_s", lambda: float(rng.uniform(1.0, 4.0)))
+    if o.get("pause_down") is None:
+        # drawn from a child generator: the other draws (and so every
+        # corpus made before this behaviour existed) stay as they were
+        qr = rng.spawn(1)[0]
+        ok = spec is not None and spec["rise"][0] >= 0.4   # not quick drives
+        o["pause_down"] = bool(ok and (qr.random() < 0.2 if quirks is None else quirks))
     if o.get("body_motion") is None:
         o["body_motion"] = 1.0
     if exercise in EXERCISES and o["posture"] not in EXERCISES[exercise]["postures"]:
@@ -137,6 +143,8 @@ class Plan:
         self.rise_rng, self.lower_rng = rise, lower
         self.s = 1.0 if o["leg"] == "right" else -1.0
         self.tremor = spec.get("tremor", 1.0) * float(rng.uniform(0.02, 0.05))
+        # own generator for the paused lowerings (see draw_options)
+        self.prng = rng.spawn(1)[0] if o.get("pause_down") else None
 
     def draw_rep(self, x, other=False):
         """Parameters of one rep at set progress ``x`` in [0, 1].
@@ -191,7 +199,18 @@ class Plan:
             if r["hold"] > 0.4:
                 b.holds.append((t_peak, b.t, self.tremor))
         t_low = b.t
-        b.move(r["lower"], theta=th0, phi=ph0, psi=ps0, p=p0 if p_top is not None else None)
+        pr = self.prng
+        if pr is not None and pr.random() < 0.35:
+            # the lowering stops part way (30-60 % of the range up), the
+            # hip still flexed, for 0.5-2 s, then goes on down
+            f = pr.uniform(0.3, 0.6)
+            lo = r["lower"] * (1.0 - f)
+            b.move(lo, theta=th0 + f * r["rom"])
+            b.hold(pr.uniform(0.5, 2.0))
+            b.move(max(0.3, r["lower"] - lo), theta=th0, phi=ph0, psi=ps0,
+                   p=p0 if p_top is not None else None)
+        else:
+            b.move(r["lower"], theta=th0, phi=ph0, psi=ps0, p=p0 if p_top is not None else None)
         t_end = b.t
         b.reps.append(dict(start=t0, peak=t_peak, end=t_end, hold=t_low - t_peak))
         # a sharp stop at the top shakes the soft tissue
