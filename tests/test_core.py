@@ -539,16 +539,18 @@ def test_fast_climber_drives_count_with_auto():
     assert all(r.end_ms - r.start_ms < 300 for r in reps)
 
 
-@pytest.mark.parametrize("profile", ["auto", "mountain_climber"])
-def test_getting_up_from_a_plank_after_a_set_is_not_a_rep(profile):
+@pytest.mark.parametrize("profile,stand", [("auto", 12.0), ("mountain_climber", 12.0),
+                                           ("auto", 1.0)])
+def test_getting_up_from_a_plank_after_a_set_is_not_a_rep(profile, stand):
     """Eight climber drives from a plank, then up onto the feet: the knee
     comes in under the chest (125 deg from the plank, within the hip's
     range), and the thigh swings back down to hang under the standing body,
-    60 deg from where it lay in the plank, and stays there. It passed half
-    its range on the way, like a rep, but it came to rest further from the
-    plank than any rest shifts between reps: the set is eight."""
+    60 deg from where it lay in the plank, and stays there (``stand`` s,
+    then the recording ends). It passed half its range on the way, like a
+    rep, but it came to rest further from the plank than any rest shifts
+    between reps and never went back: the set is eight."""
     rate = 52.0
-    t = _t(30, rate)
+    t = _t(4.0 + 8 * 0.9 + 3.0 + 4.0 + stand, rate)
     ang, labels = rep_profile(t, 8, amp=80.0, rise=0.25, fall=0.3, rest=0.35, lead=4.0)
     up = labels[-1][2] + 3.0
     ramp(t, ang, up, 2.5, 0.0, 125.0)
@@ -597,6 +599,50 @@ def test_a_quick_lift_between_the_first_reps_is_judged_by_the_reps_after_it():
     reps, _ = run(t, acc, gyr)
     assert len(reps) == 10
     assert min(r.rom_deg for r in reps) > 25.0
+
+
+@pytest.mark.parametrize("rate", [26.0, 104.0])
+def test_a_lowering_that_pauses_part_way_does_not_move_the_rest(rate):
+    """Lying leg lifts of 30 deg with ``auto``: the first is lowered to
+    14 deg and paused there 1.5 s (still: it reads like a rest), then let
+    down; the next reps follow after a second's rest. The pause is on the
+    far side of rest from where the reps go only once the thigh is back
+    where the first lift started, and that is where it rests: every lift
+    counts with its full range (a rest left at the pause made the next lift
+    look like a swing back from the lowering)."""
+    t = _t(60, rate)
+    ang, _ = rep_profile(t, 9, amp=30.0, rise=1.2, hold=0.3, fall=1.5, rest=1.0, lead=9.0)
+    for t0, dur, a0, a1 in ((3.0, 1.2, 0.0, 30.0), (4.2, 0.6, 30.0, 30.0),
+                            (4.8, 0.8, 30.0, 14.0), (5.6, 1.5, 14.0, 14.0),
+                            (7.1, 1.0, 14.0, 0.0)):
+        ramp(t, ang, t0, dur, a0, a1)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=62)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 10
+    assert all(r.rom_deg > 25.0 for r in reps)
+
+
+@pytest.mark.parametrize("pause", [0.8, 2.0])
+def test_a_knee_hold_lowered_in_two_steps_counts(pause):
+    """Standing knee holds (85 deg, held 5 s): each lowering stops at
+    40 deg for ``pause`` s before the foot comes down. The thigh settles
+    further from where the rep started than a rest ever shifts, which is
+    also how getting up from a plank ends; but here it goes on back down
+    within a few seconds, so each hold is a rep."""
+    rate = 52.0
+    t = _t(80, rate)
+    ang = np.zeros_like(t)
+    t0 = 4.0
+    for _ in range(5):
+        for a, dur, a0, a1 in ((t0, 1.2, 0.0, 85.0), (t0 + 1.2, 5.0, 85.0, 85.0),
+                               (t0 + 6.2, 0.8, 85.0, 40.0), (t0 + 7.0, pause, 40.0, 40.0),
+                               (t0 + 7.0 + pause, 0.8, 40.0, 0.0)):
+            ramp(t, ang, a, dur, a0, a1)
+        t0 += 7.8 + pause + 4.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=63)
+    reps, _ = run(t, acc, gyr, profiles.get("standing_knee_hold"))
+    assert len(reps) == 5
+    assert all(r.rom_deg > 75.0 for r in reps)
 
 
 def test_a_tiring_climber_whose_leg_overshoots_is_not_walking():

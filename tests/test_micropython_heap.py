@@ -4,8 +4,8 @@ growth (allocated bytes after gc.collect(), sampled every minute).
 
 The cap is 112 kB. The unix port is 64-bit, so every object here is about
 twice its size on the nRF52840 (32-bit); the steady heap after collection is
-about 82 kB here (core and protocol bytecode, detector state, a full
-256-event ring, the test's own generator), i.e. some 45 kB on the board,
+about 87 kB here (core and protocol bytecode, detector state, a full
+256-event ring, the test's own generator), i.e. some 45-50 kB on the board,
 which leaves CircuitPython's BLE stack its share of the Feather's RAM. The
 cap leaves room for the garbage made between two automatic collections."""
 

@@ -2,9 +2,9 @@
 
 How it works
 ------------
-1. **Attitude once.** ``Detector._tick()`` runs the attitude filter and the
-   rate smoothing, which depend on ``gain_mhz`` only, then hands its output to
-   ``Detector.decide()``, which holds every threshold. So each recording is
+1. **Attitude once.** Each tick of ``Detector.update()`` runs the attitude
+   filter and the rate smoothing, which depend on ``gain_mhz`` only, then
+   hands its output to ``Detector.decide()``, which holds every threshold. So each recording is
    streamed through the core once per filter gain, recording the arguments of
    every ``decide()`` call (:class:`TickRecorder`); each threshold candidate
    is then a replay of that tick stream through a fresh Detector's

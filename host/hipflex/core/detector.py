@@ -22,7 +22,10 @@ points where, nor the posture.
 
 * **Rest** is where the thigh dwells: whenever it is still near the rest
   pose, the rest pose follows it; when it is never quite still, the rest
-  creeps toward it (so a rest that drifts through a set is followed).
+  creeps toward it (so a rest that drifts through a set is followed). A
+  lowering that pauses part way dwells too; when the thigh then gets back
+  to where the last rep started (the other way from where the reps go) and
+  is still there for a moment, that is the rest again.
 * **Rep**: the excursion rises ``entry_deg`` above its baseline (the lowest
   point since the last excursion), peaks, and falls back below ``exit_pct`` %
   of its rise. It counts when the rise reaches ``rel_pct`` % of the set's
@@ -50,7 +53,9 @@ points where, nor the posture.
   was a step of it (bending the knees to get up after a lying set), and so
   was one after which the thigh comes to rest more than ``EXTEND_DEG`` from
   where it started (no rest shifts that far between reps: getting up from a
-  plank through a crouch); a slow rep unlike the set (below its typical
+  plank through a crouch) and does not get back there within
+  ``POST_MS + CANDIDATE_MS`` (a lowering paused part way does); a slow rep
+  unlike the set (below its typical
   range or over 1.5 times it, more than ``PACE`` times as long as the rep
   before it, or with no set yet) waits ``POST_MS + CANDIDATE_MS`` for such
   a movement, the others ``GAIT_MS``.
@@ -453,6 +458,11 @@ class Detector:
         self._x1_end = self._x2_end = self._x1_start = -100000
         self._x1_rom = 0.0
         self._x1_u = self._x2_u = (0.0, 0.0, 0.0)
+        # where the last rep started (pose) and the way it went from there
+        # (gravity displacement at its peak; zero: no rep to go by)
+        self._rep_rest = [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+        self._back_deg = 0.0     # how far the rest is from there (deg; 0: near)
+        self._far_pend = 0       # when the thigh settled far from there (ms; 0: not)
         self._pend = None
         self._first = None
         self._second = None
@@ -496,11 +506,11 @@ class Detector:
         if t_ms < self._next:
             # the usual case: inside one grid cell (gyro trapezoid; the
             # accelerometer is read at the grid lines: the attitude filter
-            # low-passes it far more than averaging would)
-            h = dt * 0.0005
-            self._rx += (gx + self._gx) * h
-            self._ry += (gy + self._gy) * h
-            self._rz += (gz + self._gz) * h
+            # low-passes it far more than averaging would). The sums are in
+            # rad/s * 2 ms; a tick scales them to rad
+            self._rx += (gx + self._gx) * dt
+            self._ry += (gy + self._gy) * dt
+            self._rz += (gz + self._gz) * dt
             self._gx = gx
             self._gy = gy
             self._gz = gz
@@ -528,6 +538,7 @@ class Detector:
         a = tp
         nxt = self._next
         inv = 1.0 / dt
+        att = self.att
         while nxt <= t_ms:
             # the gyro rate at the line, then the piece up to it
             f = (nxt - tp) * inv
@@ -535,36 +546,36 @@ class Detector:
             ly = g0y + (gy - g0y) * f
             lz = g0z + (gz - g0z) * f
             w = nxt - a
-            h = w * 0.0005
-            self._rx += (g0x + lx) * h
-            self._ry += (g0y + ly) * h
-            self._rz += (g0z + lz) * h
-            r = self._tick(nxt, nxt - self._cell)
+            rx = self._rx + (g0x + lx) * w
+            ry = self._ry + (g0y + ly) * w
+            rz = self._rz + (g0z + lz) * w
+            dtm = nxt - self._cell
             self._cell = nxt
-            if r is not None:
-                out = r
+            if dtm > 0:
+                # a tick: the attitude stage, then the decisions
+                att.step(dtm * 0.001, rx * 0.0005, ry * 0.0005, rz * 0.0005,
+                         self._ax, self._ay, self._az)
+                r = self.decide(nxt, dtm, att.gx, att.gy, att.gz, att.psi,
+                                att.speed * RAD2DEG, att.scale)
+                if r is not None:
+                    out = r
+                self._rx = self._ry = self._rz = 0.0
+            else:
+                self._rx = rx
+                self._ry = ry
+                self._rz = rz
             g0x, g0y, g0z = lx, ly, lz
             a = nxt
             nxt += TICK_MS
         self._next = nxt
         # the rest of the interval opens the next cell
         w = t_ms - a
-        h = w * 0.0005
-        self._rx = (g0x + gx) * h
-        self._ry = (g0y + gy) * h
-        self._rz = (g0z + gz) * h
+        self._rx = (g0x + gx) * w
+        self._ry = (g0y + gy) * w
+        self._rz = (g0z + gz) * w
         return out
 
     # ------------------------------------------------------------- internals
-    def _tick(self, t, dtm):
-        if dtm <= 0:
-            return None
-        att = self.att
-        att.step(dtm * 0.001, self._rx, self._ry, self._rz, self._ax, self._ay, self._az)
-        self._rx = self._ry = self._rz = 0.0
-        spd = att.speed
-        return self.decide(t, dtm, att.gx, att.gy, att.gz, att.psi, spd * RAD2DEG, att.scale)
-
     def decide(self, t, dtm, w, x, y, z, spd, scale=1.0):
         """One detector step from the attitude stage's output: time ``t`` (ms),
         tick length ``dtm`` (ms), pose (gravity direction ``w, x, y`` in the
@@ -573,7 +584,12 @@ class Detector:
         so tuning can replay a recorded attitude stream through it."""
         if scale != self._scale and (scale > 1.5 * self._scale or 1.5 * scale < self._scale):
             # the gyro was recalibrated by a large factor: ranges measured
-            # before are not comparable with what comes next
+            # before are not comparable with what comes next (those of reps
+            # still waiting for a second like them are scaled like the gyro)
+            k = scale / self._scale
+            for rep in (self._first, self._second, self._pend):
+                if rep is not None:
+                    rep.rom_deg *= k
             self._scale = scale
             self._typ_n = 0
             self._typ_i = 0
@@ -650,12 +666,18 @@ class Detector:
             # comes back: if it settles in a new pose instead, the rep was a
             # step of a posture change (crouching on the way to the floor,
             # bending the knees before sitting up and getting up)
-            if st == _REST and self._still_ms >= SETTLE_MS and ang > EXTEND_DEG:
+            fp = self._far_pend
+            if fp:
+                if t - fp >= POST_MS + CANDIDATE_MS:
+                    # it stayed there: no rep ends there (getting up from a
+                    # plank through a crouch)
+                    self._pend = None
+                    self._reject(t, "never came back", pend.rom_deg, None)
+            elif st == _REST and self._still_ms >= SETTLE_MS and ang > EXTEND_DEG:
                 # the thigh came to rest further from where the rep started
-                # than a rest ever shifts: no rep ends there (getting up
-                # from a plank through a crouch)
-                self._pend = None
-                self._reject(t, "never came back", pend.rom_deg, None)
+                # than a rest ever shifts: a lowering that paused part way
+                # goes on down soon (see the far side rule below)
+                self._far_pend = t
             else:
                 since = self._pend_swing if self._pend_swing > pend.end_ms else pend.end_ms
                 if t - since >= self._pend_wait and not (
@@ -681,6 +703,12 @@ class Detector:
             if ang >= self._base + self._entry:
                 self._state = _OUT
                 self.in_rep = True
+                self._back_deg = 0.0
+                rr = self._rep_rest
+                if rr[4] != 0.0 or rr[5] != 0.0 or rr[6] != 0.0:
+                    d = _excursion(rr, r[0], r[1], r[2], r[3])[0]
+                    if d >= self._entry:
+                        self._back_deg = d
                 a = self._a
                 a.clear(self._base_ms, self._base)
                 a.step(t, dtm, ang, tilt, arate, self)
@@ -710,6 +738,19 @@ class Detector:
             self.hold_ms = h
             if ang < exit_a:
                 return self._finish(t, ang, out)
+            if self._far_pend and self._back_deg > 0.0 and ang > self._back_deg - self._entry \
+                    and not a.peak_yaw and _away(self._rep_rest, a.peak_u) < 0.0:
+                self._far_pend = 0    # back as far as where the rep started
+            if self._back_deg > 0.0 and self._still_ms > 0 and not a.peak_yaw and \
+                    -self._entry < ang - self._back_deg < self._entry and \
+                    _excursion(self._rep_rest, w, x, y, z)[0] < 0.5 * self._entry and \
+                    _away(self._rep_rest, a.peak_u) < 0.0:
+                # settled back where the last rep started, on the far side
+                # of rest from where the reps go: the rest was taken where
+                # a lowering paused part way (the hip still flexed), and
+                # this is where the thigh rests
+                self._rest_here(t, w, x, y, z)
+                return out
             if self._still_ms >= SETTLE_MS and a.turns >= 2:
                 # got here by a wandering path (sitting down on the floor,
                 # getting into a plank, stepping round): a new posture
@@ -824,6 +865,7 @@ class Detector:
     def _close_set(self):
         """The set is over: its typical range is forgotten and the next
         rep opens a new one (waiting for a second like it)."""
+        _forget_rep(self._rep_rest)
         self._typ_n = 0
         self._typ_i = 0
         self._last_rep_ms = None
@@ -855,6 +897,7 @@ class Detector:
         if moved >= self._min_rom or self._typ_n < 3:
             self._close_set()
         _set(self._rest, pose[0], pose[1], pose[2], pose[3])
+        _forget_rep(self._rep_rest)
         self._rest_ms = t
         self._state = _REST
         self.in_rep = False
@@ -863,6 +906,17 @@ class Detector:
         self._base = 0.0
         self._base_ms = t
         self._c0.live = self._c1.live = False
+
+    def _rest_here(self, t, w, x, y, z):
+        """The thigh rests where it is now (no rep, the set goes on)."""
+        _set(self._rest, w, x, y, z)
+        self._state = _REST
+        self.in_rep = False
+        self.holding = False
+        self.hold_ms = 0
+        self._base = 0.0
+        self._base_ms = t
+        self._back_deg = 0.0
 
     def _finish(self, t, ang, out):
         """The excursion came back toward rest: judge it as a rep."""
@@ -940,7 +994,7 @@ class Detector:
             # against them (it does not join the typical rise)
             if typ <= 0.0 or rom < self._relf * typ:
                 return self._reject(end, "small or short", rom, out)
-            return self._accept(start, peak_ms, end, rom, hold, out)
+            return self._accept(start, peak_ms, end, rom, hold, out, u)
         if rom > MAX_ROM_DEG:
             # beyond the hip's range: the body turned round, rolled over or
             # got up, and the thigh is on its way somewhere new; the next
@@ -956,10 +1010,20 @@ class Detector:
             self._typ_n = n + 1
         if rom < self._relf * typ:
             return self._reject(end, "small for this set", rom, out)
-        return self._accept(start, peak_ms, end, rom, hold, out)
+        return self._accept(start, peak_ms, end, rom, hold, out, u)
 
-    def _accept(self, start, peak_ms, end, rom, hold, out):
+    def _accept(self, start, peak_ms, end, rom, hold, out, u):
         """A rep: held back for the stride test after it."""
+        r = self._rest
+        rr = self._rep_rest
+        _set(rr, r[0], r[1], r[2], r[3])
+        if u is None:
+            _forget_rep(rr)
+        else:
+            rr[4] = u[0]
+            rr[5] = u[1]
+            rr[6] = u[2]
+        self._far_pend = 0
         if self._pend is not None:
             out = self._merge(out, self._release())   # its wait is cut short
         self._pend = Rep(0, start, peak_ms, end, rom, hold)
@@ -1075,12 +1139,24 @@ class Detector:
         (call until it returns None). A set's first rep with nothing like it
         after it stays uncounted."""
         ob = self._outbox
+        if self._pend is not None and self._far_pend:
+            self._pend = None    # the thigh had not come back when the input ended
         if self._pend is not None:
             n = len(ob)
             r = self._release()
             if r is not None:
                 ob.insert(n, r)
         return ob.pop(0) if ob else None
+
+
+def _away(rr, u):
+    """Displacement ``u`` along the last rep's way from rest (``rr[4:7]``):
+    negative when it goes the other way."""
+    return rr[4] * u[0] + rr[5] * u[1] + rr[6] * u[2]
+
+
+def _forget_rep(rr):
+    rr[4] = rr[5] = rr[6] = 0.0
 
 
 def _follow(p, k, w, x, y, z):
