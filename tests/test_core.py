@@ -601,22 +601,30 @@ def test_a_quick_lift_between_the_first_reps_is_judged_by_the_reps_after_it():
     assert min(r.rom_deg for r in reps) > 25.0
 
 
-@pytest.mark.parametrize("rate", [26.0, 104.0])
-def test_a_lowering_that_pauses_part_way_does_not_move_the_rest(rate):
+@pytest.mark.parametrize("rate,side", [(26.0, 0.0), (104.0, 0.0), (52.0, 9.0)])
+def test_a_lowering_that_pauses_part_way_does_not_move_the_rest(rate, side):
     """Lying leg lifts of 30 deg with ``auto``: the first is lowered to
     14 deg and paused there 1.5 s (still: it reads like a rest), then let
-    down; the next reps follow after a second's rest. The pause is on the
-    far side of rest from where the reps go only once the thigh is back
-    where the first lift started, and that is where it rests: every lift
-    counts with its full range (a rest left at the pause made the next lift
-    look like a swing back from the lowering)."""
+    down to where it started (or ``side`` deg out to the side of it: a rest
+    drifts between reps); the next reps follow after a second's rest. The
+    thigh went back from the pause, the other way from where the reps go,
+    to about where the first lift started, and that is where it rests:
+    every lift counts with its full range (a rest left at the pause made
+    the next lift look like a swing back from the lowering)."""
     t = _t(60, rate)
     ang, _ = rep_profile(t, 9, amp=30.0, rise=1.2, hold=0.3, fall=1.5, rest=1.0, lead=9.0)
     for t0, dur, a0, a1 in ((3.0, 1.2, 0.0, 30.0), (4.2, 0.6, 30.0, 30.0),
                             (4.8, 0.8, 30.0, 14.0), (5.6, 1.5, 14.0, 14.0),
                             (7.1, 1.0, 14.0, 0.0)):
         ramp(t, ang, t0, dur, a0, a1)
-    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=62)
+    out = np.zeros_like(t)
+    ramp(t, out, 7.1, 1.0, 0.0, side)
+    out[t >= 8.1] = side
+    R = [rotmat((0, 1, 0), ang[i]) @ rotmat((1, 0, 0), out[i]) for i in range(len(t))]
+    acc, gyr = imu_from_orientations(t, R)
+    rng = np.random.default_rng(62)
+    acc += rng.normal(0, 0.05, acc.shape)
+    gyr += rng.normal(0, 0.005, gyr.shape)
     reps, _ = run(t, acc, gyr)
     assert len(reps) == 10
     assert all(r.rom_deg > 25.0 for r in reps)

@@ -743,12 +743,13 @@ class Detector:
                 self._far_pend = 0    # back as far as where the rep started
             if self._back_deg > 0.0 and self._still_ms > 0 and not a.peak_yaw and \
                     -self._entry < ang - self._back_deg < self._entry and \
-                    _excursion(self._rep_rest, w, x, y, z)[0] < 0.5 * self._entry and \
+                    _excursion(self._rep_rest, w, x, y, z)[0] < 2.0 * self._entry and \
                     _away(self._rep_rest, a.peak_u) < 0.0:
-                # settled back where the last rep started, on the far side
-                # of rest from where the reps go: the rest was taken where
-                # a lowering paused part way (the hip still flexed), and
-                # this is where the thigh rests
+                # settled back about where the last rep started (a rest
+                # drifts a little between reps), on the far side of rest
+                # from where the reps go: the rest was taken where a
+                # lowering paused part way (the hip still flexed), and this
+                # is where the thigh rests
                 self._rest_here(t, w, x, y, z)
                 return out
             if self._still_ms >= SETTLE_MS and a.turns >= 2:
