@@ -275,6 +275,33 @@ def test_hold_is_timed_from_the_end_of_the_rise_to_the_start_of_the_fall(
     assert abs(sum(err) / 3) < tol and max(abs(e) for e in err) < tol + 0.1
 
 
+@pytest.mark.parametrize("amp,pause_at", [(50.0, 0.55), (8.0, 0.55), (30.0, 0.4)])
+def test_a_hold_lowered_with_a_pause_is_timed_to_the_start_of_the_fall(amp, pause_at):
+    """Held lifts (3 s at the top) whose lowering stops part way
+    (``pause_at`` of the range, for 1.2 s) before going on down: the fall's
+    pace is read from its fastest part, so a pause just above the exit
+    level does not make it look like a slow fall that the stillness window
+    caught early (which took 1-2.5 s off each hold)."""
+    rate = 52.0
+    t = _t(70, rate)
+    ang = np.zeros_like(t)
+    t0 = 4.0
+    labels = []
+    for _ in range(5):
+        mid = pause_at * amp
+        for a, dur, a0, a1 in ((t0, 1.2, 0.0, amp), (t0 + 1.2, 3.0, amp, amp),
+                               (t0 + 4.2, 0.7, amp, mid), (t0 + 4.9, 1.2, mid, mid),
+                               (t0 + 6.1, 0.7, mid, 0.0)):
+            ramp(t, ang, a, dur, a0, a1)
+        t0 += 6.8 + 3.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=64)
+    prof = "lying_leg_raise" if amp > 20 else "seated_leg_lift"
+    reps, _ = run(t, acc, gyr, profiles.get(prof))
+    assert len(reps) == 5
+    for r in reps:
+        assert abs(r.hold_ms - 3000) < 300
+
+
 def test_a_short_dip_below_the_hold_floor_does_not_cut_the_hold():
     """A knee held up 6 s wobbles once in the middle: for a quarter of a
     second the thigh drops 6 deg of its 20 (below the 75 % hold floor) and

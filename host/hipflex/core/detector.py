@@ -41,7 +41,8 @@ points where, nor the posture.
   the rise; a dip below it shorter than ``DIP_MS`` does not cut the hold),
   corrected for how early and late that window reads a smooth movement as
   still: by the movement's pace up (when it passed half and 70 % of its
-  range) and down (its rate as it passed the exit level).
+  range) and down (the window's fastest turn on the way down: a lowering
+  that pauses part way is as quick as a smooth one until it stops).
 * **Posture change**: when the thigh stays still away from rest for a second
   it may be a hold or a new posture. What it does next decides: coming back
   to dwell at the old rest pose makes it a rep with a hold; a round trip from
@@ -151,6 +152,7 @@ def _mj_at(f):
 
 
 RISE_SPAN = _mj_at(0.7) - 0.5   # share of a move's time from half to 70 % done
+FALL_LEVEL = 0.7     # the fall's pace is read below this share of the rise
 SIN_EXTEND = math.sin(EXTEND_DEG / RAD2DEG)
 
 _WAIT = 0
@@ -330,7 +332,8 @@ class _Trip:
 
     def hold(self, xrate, det):
         """Hold (ms) of the finished excursion; ``xrate`` (deg/s): the
-        window's turning rate when it fell below the exit level."""
+        window's fastest turn since the thigh last came down past
+        ``FALL_LEVEL`` of the rise."""
         self.close_run()
         f = self.best_floor - self.base
         if self.best_min < self.best_floor or self.best_run <= 0 or f <= 0.0:
@@ -347,8 +350,9 @@ class _Trip:
         # last T k of the way up and the first T k of the way down, with
         # k = (v W / 10 A)^(1/3). The still run thus starts W - T k late and
         # ends T k late. The way up's T is read from when it passed half
-        # and 70 % of its range; the way down's from the window's rate when
-        # it passed the exit level (the share of the range it covered in W).
+        # and 70 % of its range; the way down's from the window's fastest
+        # turn on the way (the share of the range it covered in W, centred
+        # on the middle of a smooth fall).
         k = math.pow(det._hold / (HOLD_K * rise), 1.0 / 3.0)
         if k > 0.4:
             k = 0.4
@@ -356,10 +360,10 @@ class _Trip:
         win = HOLD_WIN * TICK_MS
         td = 0.0
         if xrate > 0.0:
-            # the window [se - w, se] of the fall covered y of the range
-            se = det._sx
+            # the window turns fastest centred on the middle of the fall,
+            # [(1 - w) / 2, (1 + w) / 2] of its time, covering y of its range
             y = xrate * win * 0.001 / rise
-            w = se - _mj_at(_mj(se) - y)
+            w = 2.0 * _mj_at(0.5 + 0.5 * y) - 1.0 if y < 1.0 else 1.0
             td = win / w if w * UNHELD_MS > win else UNHELD_MS
         # a move slower than an unheld excursion may last is no smooth move
         # (a pause on the way up or down): neither T is taken beyond that
@@ -479,7 +483,6 @@ class Detector:
         self._min_rom = float(p["min_rom_deg"])
         self._entry = float(p["entry_deg"])
         self._exit = p["exit_pct"] / 100.0
-        self._sx = _mj_at(1.0 - self._exit)   # a smooth fall's time share at the exit level
         self._relf = p["rel_pct"] / 100.0
         self._min_rep = p["min_rep_ms"]
         self._max_hold = p["max_hold_ms"]
@@ -724,12 +727,20 @@ class Detector:
         h = a.step(t, dtm, ang, tilt, arate, self)
         if a.peak > pk:
             a.peak_u = (w - r[0], x - r[1], y - r[2])
-        exit_a = a.base + self._exit * (a.peak - a.base)
-        if ang < exit_a:
-            if self._near_ms == 0:
+        rise = a.peak - a.base
+        exit_a = a.base + self._exit * rise
+        if ang < a.base + FALL_LEVEL * rise:
+            # the fall's pace: the window's fastest turn since the thigh
+            # last came down past FALL_LEVEL (a lowering that pauses part
+            # way, or ends slowly, does not slow it down)
+            if arate > self._xrate:
                 self._xrate = arate
-            self._near_ms += dtm
+            if ang < exit_a:
+                self._near_ms += dtm
+            else:
+                self._near_ms = 0
         else:
+            self._xrate = 0.0
             self._near_ms = 0
         c0 = self._c0
         c1 = self._c1
