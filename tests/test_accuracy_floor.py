@@ -56,15 +56,19 @@ MAX_FALSE_PER_MIN = 1.0   # a ceiling: false reps per minute on the two distract
 # and realpt count error 3 (8, 10, 10, 10, 9, 10). Raised again when the
 # core that judges sub-min_rom reps inside a set (and restarts gravity at a
 # gyro recalibration) gave real/ 5 of 5, realpt count error 0 and the
-# distractor 0 (the target for it).
+# distractor 0 (the target for it). The hold timing of b1ff21a let
+# a quick lift after a first rep count (error 1); judging a held-back rep
+# again with the rep after it (1db6f65) made it 0 again: ceiling 1.
 MIN_REAL_EXACT = 5            # of the 5 files in real/
-MAX_REALPT_COUNT_ERROR = 2    # sum of |counted - 10| over the 6 correct + fast files
+MAX_REALPT_COUNT_ERROR = 1    # sum of |counted - 10| over the 6 correct + fast files
 MAX_REALPT_DISTRACTOR = 0
 # The three low-amplitude realpt files with the small-range profile
 # (``seated_leg_lift``): sum of |counted - 10|. Measured 8 (14, 11, 13) before
 # the gyro-scale check voted on small quick lifts, 4 (13, 10, 11) after, 2
 # (11, 10, 11) with the posture and slow-lift rules of commit a1d4a22, 1
-# (10, 10, 11) with the gyro bias averaged over the steady time (6481012).
+# (10, 10, 11) with the gyro bias averaged over the steady time (6481012),
+# 2 (11, 10, 9) once the rest is found again after a paused lowering
+# (2f736d7; see README, Accuracy: these files are reported, not tuned for).
 MAX_REALPT_LOWAMP_ERROR = 2
 
 
