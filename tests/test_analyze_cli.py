@@ -105,3 +105,21 @@ def test_reader_roundtrip_and_count_only_labels(tmp_path):
     assert np.allclose(rec.t, t) and np.allclose(rec.acc, acc) and np.allclose(rec.gyr, gyr)
     assert rec.labelled_count() == 7 and not rec.has_rep_bounds()
     assert rec.t_ms()[1] == 20
+
+
+def _commands():
+    from hipflex.cli import build_parser
+    import argparse
+    sub = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)][0]
+    return sorted(sub.choices)
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_explains_itself(command, capsys):
+    """``hipflex COMMAND --help`` prints its help and exits 0 (a stray '%'
+    in an option's help made argparse raise instead)."""
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: hipflex %s" % command) and "-h, --help" in out

@@ -215,6 +215,37 @@ def test_corpus_files_and_labels(tmp_path, capsys):
             prev_end = rep["end"]
 
 
+def test_corpus_takes_the_motion_options_for_every_recording(tmp_path, capsys):
+    """Options given with --corpus are set in every recording (not drawn);
+    those that fit one recording only are refused with a one-line error."""
+    out = tmp_path / "c"
+    rc = cli.main(["simulate", "--corpus", str(out), "--per-exercise", "1", "--seed", "13",
+                   "--rates", "26", "--pause-down", "--no-session", "--leg", "left",
+                   "--rest-drift", "2.5"])
+    assert rc == 0
+    labs = [json.load(open(str(out / f))) for f in sorted(os.listdir(out))
+            if f.endswith(".labels.json")]
+    assert len(labs) == len(NAMES)
+    for lab in labs:
+        p = lab["params"]
+        assert p["leg"] == "left" and p["session"] is False
+        if lab["exercise"] not in ("walking", "transitions"):
+            assert p["pause_down"] is True and p["rest_drift_deg"] == 2.5
+    # without them the same seed draws: not every recording on the left leg
+    out2 = tmp_path / "d"
+    assert cli.main(["simulate", "--corpus", str(out2), "--per-exercise", "1", "--seed", "13",
+                     "--rates", "26"]) == 0
+    legs = {json.load(open(str(out2 / f)))["params"]["leg"] for f in os.listdir(out2)
+            if f.endswith(".labels.json")}
+    assert legs == {"left", "right"}
+    capsys.readouterr()
+    for extra in (["--posture", "chair"], ["--reps", "5"], ["-o", str(tmp_path / "x.csv")]):
+        rc = cli.main(["simulate", "--corpus", str(tmp_path / "e"), "--per-exercise", "1"] + extra)
+        err = capsys.readouterr().err
+        assert rc != 0 and "with --corpus" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "e").exists()
+
+
 def test_generate_corpus_api_varies_rates_and_seeds(tmp_path):
     kw = dict(rates=(26, 52), exercises=("seated_leg_lift", "walking"))
     a = generate_corpus(str(tmp_path / "a"), 2, 1, **kw)

@@ -54,7 +54,7 @@ OPTIONS = {
     "abduction_deg": "abduction drift during the lift [deg]",
     "rest_drift_deg": "rest pose drift between reps (sd) [deg]",
     "reposition": "end-of-set repositioning (shift, slide leg, turn foot)",
-    "pause_down": "some lowerings stop part way (30-60 % of the range up) for 0.5-2 s",
+    "pause_down": "some lowerings stop part way (30-60 percent of the range up) for 0.5-2 s",
     "fidgets": "small quick movements during still periods",
     "still_start_s": "still time at the start [s]",
     "body_motion": "scale of sway, rocking, swing, tremor and soft-tissue wobble (0 = none)",
@@ -209,15 +209,19 @@ def simulate_to_file(path, exercise, reps=None, seed=0, rate_hz=104, duration=No
 
 
 def generate_corpus(outdir, per_exercise=3, seed=0, rates=None, decimals=4, progress=False,
-                    exercises=None):
+                    exercises=None, options=None):
     """Write ``per_exercise`` recordings of every exercise and distractor to ``outdir``.
 
     Variants differ in seed (hence mounting, leg, tempo, behaviours), posture
     (cycling through each exercise's postures) and output rate (cycling
-    through ``rates``, default 26/52/104/208 Hz). Files are named
-    ``EXERCISE_NN_RATEhz.csv``. Returns a list of summary dicts (path,
+    through ``rates``, default 26/52/104/208 Hz). ``options`` (see OPTIONS;
+    not ``posture``) are set in every recording instead of drawn. Files are
+    named ``EXERCISE_NN_RATEhz.csv``. Returns a list of summary dicts (path,
     exercise, rate_hz, reps, duration_s, bytes).
     """
+    options = dict(options or {})
+    if "posture" in options:
+        raise SimulateError("a posture fits one exercise, not a whole corpus")
     rates = tuple(rates) if rates else RATES
     names = tuple(exercises) if exercises else NAMES
     for r in rates:
@@ -245,7 +249,7 @@ def generate_corpus(outdir, per_exercise=3, seed=0, rates=None, decimals=4, prog
         for ex, i, s, rate, posture in jobs:
             path = os.path.join(str(outdir), "%s_%02d_%dhz.csv" % (ex, i, rate))
             labels = simulate_to_file(path, ex, seed=s, rate_hz=rate, decimals=decimals,
-                                      posture=posture)
+                                      posture=posture, **options)
             out.append(dict(path=path, exercise=ex, rate_hz=rate, reps=len(labels["reps"]),
                             duration_s=labels["params"]["duration_s"],
                             bytes=os.path.getsize(path)))
@@ -273,7 +277,8 @@ def register(subparsers):
                    help="output data rate in Hz: 26, 52, 104 or 208 (default 104)")
     p.add_argument("--duration", type=float, metavar="S", help="session length in seconds")
     p.add_argument("--decimals", type=int, default=5, help="decimals in the CSV (default 5)")
-    p.add_argument("--corpus", metavar="OUTDIR", help="write a corpus of every exercise instead")
+    p.add_argument("--corpus", metavar="OUTDIR", help="write a corpus of every exercise instead "
+                   "(the motion and sensor options below then apply to every recording)")
     p.add_argument("--per-exercise", type=int, default=3, metavar="N",
                    help="recordings per exercise with --corpus (default 3)")
     p.add_argument("--rates", metavar="HZ,HZ", help="output rates the corpus cycles through "
@@ -312,6 +317,11 @@ def run(args):
             raise UserError("give either EXERCISE or --corpus, not both")
         if args.per_exercise < 1:
             raise UserError("--per-exercise must be at least 1")
+        for flag, v in (("-o", args.output), ("--reps", args.reps), ("--duration", args.duration),
+                        ("--posture", args.posture)):
+            if v is not None:
+                raise UserError("%s applies to one recording; leave it out with --corpus "
+                                "(or simulate that exercise alone)" % flag)
         return _run_corpus(args)
     if not args.exercise:
         raise UserError("simulate needs an EXERCISE (one of: %s) or --corpus OUTDIR"
@@ -350,8 +360,9 @@ def _run_corpus(args):
         if not rates:
             raise UserError("--rates is empty")
     try:
+        opts = {k: getattr(args, k) for k in OPTIONS if getattr(args, k) is not None}
         res = generate_corpus(args.corpus, args.per_exercise, args.seed, rates=rates,
-                              decimals=min(args.decimals, 4), progress=True)
+                              decimals=min(args.decimals, 4), progress=True, options=opts)
     except OSError as e:
         raise UserError("cannot write to %s: %s" % (args.corpus, e.strerror or e))
     total = sum(r["bytes"] for r in res)
