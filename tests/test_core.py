@@ -302,6 +302,30 @@ def test_a_hold_lowered_with_a_pause_is_timed_to_the_start_of_the_fall(amp, paus
         assert abs(r.hold_ms - 3000) < 300
 
 
+@pytest.mark.parametrize("profile", ["v_sit_hold", "auto"])
+def test_a_twitch_in_a_long_hold_is_not_a_new_posture(profile):
+    """Boat poses (legs 50 deg up, held 20 s), each with a 12 deg twitch
+    down and back 9 s into the hold. The hold pose is remembered as a
+    possible new posture; the twitch is a round trip from it, but one
+    smaller than any rep (``min_rom_deg``), so the hold stands and is timed
+    whole (it used to make the hold pose the rest and lose the rep)."""
+    rate = 52.0
+    t = _t(100, rate)
+    ang = np.zeros_like(t)
+    t0 = 4.0
+    for _ in range(3):
+        for a, dur, a0, a1 in ((t0, 1.5, 0.0, 50.0), (t0 + 1.5, 9.0, 50.0, 50.0),
+                               (t0 + 10.5, 0.5, 50.0, 38.0), (t0 + 11.0, 0.5, 38.0, 50.0),
+                               (t0 + 11.5, 10.0, 50.0, 50.0), (t0 + 21.5, 1.5, 50.0, 0.0)):
+            ramp(t, ang, a, dur, a0, a1)
+        t0 += 30.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=65)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert len(reps) == 3
+    for r in reps:
+        assert abs(r.hold_ms - 20000) < 600
+
+
 def test_a_short_dip_below_the_hold_floor_does_not_cut_the_hold():
     """A knee held up 6 s wobbles once in the middle: for a quarter of a
     second the thigh drops 6 deg of its 20 (below the 75 % hold floor) and

@@ -46,8 +46,9 @@ points where, nor the posture.
 * **Posture change**: when the thigh stays still away from rest for a second
   it may be a hold or a new posture. What it does next decides: coming back
   to dwell at the old rest pose makes it a rep with a hold; a round trip from
-  the new pose that returns there without visiting the old rest makes the new
-  pose the rest (and that round trip a rep); staying away longer than
+  the new pose that returns there without visiting the old rest, and is as
+  big as a rep (``min_rom_deg``: a twitch in a long hold is not), makes the
+  new pose the rest (and that round trip a rep); staying away longer than
   ``max_hold_ms`` is a posture change, and so is an excursion that spends
   more than ``UNHELD_MS`` away from rest besides its hold (sitting on a
   chair). A rep followed at once by a movement that settles in a new pose
@@ -794,9 +795,10 @@ class Detector:
                 hc = c.step(t, dtm, bang, btilt, arate, self)
                 if hc > h:
                     h = hc
-                if c.peak >= self._entry and bang < self._exit * c.peak:
-                    # a round trip from this pose without dwelling at rest:
-                    # the posture changed, this pose is the rest now
+                if c.peak >= self._min_rom and bang < self._exit * c.peak:
+                    # a round trip from this pose, as big as a rep, without
+                    # dwelling at rest: the posture changed, this pose is
+                    # the rest now
                     rep = (c.start, c.peak_ms, c.rom(t), t, c.hold(arate, self), None)
                     self._posture(t, c.pose, None)
                     return self._judge(rep, out)
