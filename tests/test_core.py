@@ -778,6 +778,30 @@ def test_sitting_on_a_chair_for_a_while_is_not_a_rep():
     assert all(r.hold_ms > 14000 for r in reps)
 
 
+def test_a_wobble_that_cuts_a_long_hold_in_two_does_not_lose_the_rep():
+    """Boat poses of 30 s (``v_sit_hold``), each with a 15 deg wobble of
+    1.5 s half way (well below the hold's floor, longer than a dip that is
+    ignored): the hold is cut in two and is reported as the longer part, but
+    the time held still near the top is both parts, so the excursion is not
+    one that stayed away from rest without holding (every rep was lost).
+    (With ``auto`` a 15 deg round trip from the held pose is as big as a rep
+    from a new posture.)"""
+    rate = 52.0
+    t = _t(130, rate)
+    ang = np.zeros_like(t)
+    t0 = 4.0
+    for _ in range(3):
+        for a, dur, a0, a1 in ((t0, 1.5, 0.0, 50.0), (t0 + 1.5, 14.0, 50.0, 50.0),
+                               (t0 + 15.5, 0.75, 50.0, 35.0), (t0 + 16.25, 0.75, 35.0, 50.0),
+                               (t0 + 17.0, 15.0, 50.0, 50.0), (t0 + 32.0, 1.5, 50.0, 0.0)):
+            ramp(t, ang, a, dur, a0, a1)
+        t0 += 40.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=66)
+    reps, _ = run(t, acc, gyr, profiles.get("v_sit_hold"))
+    assert len(reps) == 3
+    assert all(14000 < r.hold_ms < 16000 for r in reps)
+
+
 def test_a_new_posture_starts_a_new_set():
     """Six leg raises lying down, then the person shifts on the mat (the leg
     slides 25 deg aside and settles) and from there lifts once more before

@@ -50,8 +50,9 @@ points where, nor the posture.
   big as a rep (``min_rom_deg``: a twitch in a long hold is not), makes the
   new pose the rest (and that round trip a rep); staying away longer than
   ``max_hold_ms`` is a posture change, and so is an excursion that spends
-  more than ``UNHELD_MS`` away from rest besides its hold (sitting on a
-  chair). A rep followed at once by a movement that settles in a new pose
+  more than ``UNHELD_MS`` away from rest besides the time it held still near
+  its top (sitting on a chair; a wobble that cuts a long hold in two leaves
+  both parts held, and the hold reported is the longer part). A rep followed at once by a movement that settles in a new pose
   was a step of it (bending the knees to get up after a lying set), and so
   was one after which the thigh comes to rest more than ``EXTEND_DEG`` from
   where it started (no rest shifts that far between reps: getting up from a
@@ -98,7 +99,7 @@ TICK_MS = 40          # detector step (a fixed time grid); samples are integrate
 GAP_MS = 1000         # longer gaps are not integrated (stream stalled)
 WAIT_MS = 2000        # longest wait for a first still moment
 SETTLE_MS = 300       # stillness that makes a pose 'dwelt in'
-UNHELD_MS = 12000     # an excursion this long away from rest, besides its hold, is no rep
+UNHELD_MS = 12000     # an excursion this long away from rest, besides its holds, is no rep
 CANDIDATE_MS = 1000   # stillness away from rest that makes a posture candidate
 LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # swings of a stride follow each other this closely
@@ -237,6 +238,7 @@ class _Trip:
         self.best_start = t
         self.best_end = t
         self.best_run = 0
+        self.held = 0        # all still runs near the top (ms), the best one too
         self.best_min = 0.0
 
     def step(self, t, dtm, ang, tilt, arate, det):
@@ -309,6 +311,8 @@ class _Trip:
         # a run is judged against the top as it stood while it was held: a
         # twitch above it afterwards (on the way down) does not undo it
         f = self.run_floor
+        if self.run_min >= f:
+            self.held += run
         if (run > self.best_run and self.run_min >= f) or self.best_min < self.best_floor:
             self.best_run = run
             self.best_min = self.run_min
@@ -373,6 +377,11 @@ class _Trip:
         # (the grid's half-tick lags at both ends of the run cancel out)
         h = self.best_run + win - int(k * (tu + td))
         return h if h > 0 else 0
+
+    def held_ms(self, hold):
+        """Time held still near the top (ms) besides a wobble that cut the
+        hold in two: all the still runs, the best one counted as ``hold``."""
+        return hold + self.held - self.best_run
 
     def rom(self, t):
         """Range (deg) of the excursion ending at ``t`` (ms); 0 when it was
@@ -799,7 +808,8 @@ class Detector:
                     # a round trip from this pose, as big as a rep, without
                     # dwelling at rest: the posture changed, this pose is
                     # the rest now
-                    rep = (c.start, c.peak_ms, c.rom(t), t, c.hold(arate, self), None)
+                    hc = c.hold(arate, self)
+                    rep = (c.start, c.peak_ms, c.rom(t), t, hc, None, c.held_ms(hc))
                     self._posture(t, c.pose, None)
                     return self._judge(rep, out)
             self.holding = h > 0 or self._still_ms >= SETTLE_MS
@@ -935,7 +945,8 @@ class Detector:
     def _finish(self, t, ang, out):
         """The excursion came back toward rest: judge it as a rep."""
         a = self._a
-        rep = (a.start, a.peak_ms, a.rom(t), t, a.hold(self._xrate, self), a.peak_u)
+        h = a.hold(self._xrate, self)
+        rep = (a.start, a.peak_ms, a.rom(t), t, h, a.peak_u, a.held_ms(h))
         self._state = _REST
         self.in_rep = False
         self.holding = False
@@ -949,7 +960,7 @@ class Detector:
         """Decide whether a finished excursion is a rep. A rep is held back
         for ``GAIT_MS`` (the stride test after it); returns a Rep whose wait
         is over, or None."""
-        start, peak_ms, rom, end, hold, u = rep
+        start, peak_ms, rom, end, hold, u, held = rep
         if self.log is not None:
             self.log(end, "excursion", rom)
         # gait: walking swings the thigh forward, back through the rest pose
@@ -993,7 +1004,7 @@ class Detector:
             # a jolt of the strap or a stumble is quick, but no such thing
             # swings the thigh further than a stride: a climber's drive does
             return self._reject(end, "small or short", rom, out)
-        if end - start - hold > UNHELD_MS:
+        if end - start - held > UNHELD_MS:
             # long away from rest without holding still: sitting on a chair
             # or kneeling and moving about, not a lift
             return self._reject(end, "dwelt, not held", rom, out)
