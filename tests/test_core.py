@@ -612,6 +612,31 @@ def test_getting_up_from_a_plank_after_a_set_is_not_a_rep(profile, stand):
     assert len(reps) == 8
 
 
+@pytest.mark.parametrize("profile", ["front_support_hip_flexion", "auto"])
+def test_the_last_rep_before_getting_up_past_the_hips_range_counts(profile):
+    """Knee tucks from a plank (70 deg, held 1 s), the last one a little
+    smaller (60 deg: unlike the set, so it waits 2.5 s for what follows);
+    a second after it the body gets up, the thigh turning 150 deg from the
+    plank (beyond the hip's range) before it hangs under the standing body.
+    That movement closes the set, and the rep still waiting is its last
+    (it used to be carried into the next set as a first rep and lost)."""
+    rate = 52.0
+    t = _t(50, rate)
+    ang, labels = rep_profile(t, 6, amp=70.0, rise=1.0, hold=1.0, fall=1.2, rest=1.0, lead=4.0)
+    s0 = labels[-1][0]
+    ramp(t, ang, s0, 1.0, 0.0, 60.0)
+    ramp(t, ang, s0 + 1.0, 1.0, 60.0, 60.0)
+    ramp(t, ang, s0 + 2.0, 1.2, 60.0, 0.0)
+    up = labels[-1][2] + 1.0
+    ramp(t, ang, up, 2.0, 0.0, 150.0)
+    ramp(t, ang, up + 2.0, 1.5, 150.0, 60.0)
+    ang[t >= up + 3.5] = 60.0
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=67)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert len(reps) == 6
+    assert reps[-1].rom_deg < 65.0
+
+
 def test_a_step_between_the_first_lunges_is_not_a_rep():
     """Forward lunges with ``auto``: the front thigh swings up 75 deg each
     time; after the second, the person shuffles the front foot (the thigh

@@ -71,7 +71,9 @@ points where, nor the posture.
   A single swing back right after a rep (the body's pendulum when hanging)
   is not a rep either, but the rep stands.
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
-  (turning round, rolling over, getting up): the rest is found afresh. A
+  (turning round, rolling over, getting up): the rest is found afresh and
+  the set is over (a rep still waiting is its last, unless the excursion
+  began within ``GAIT_MS`` of it: then it was a step of getting up). A
   turn about the vertical whose elevation swings back and forth more than
   once is stepping round, not a side-lying lift. The hip extends less than
   ``EXTEND_DEG`` past neutral, so two excursions from one rest pose that
@@ -1024,6 +1026,14 @@ class Detector:
             # beyond the hip's range: the body turned round, rolled over or
             # got up, and the thigh is on its way somewhere new; the next
             # pose it dwells in is the rest, and a new set begins
+            pend = self._pend
+            if pend is not None:
+                if start - pend.end_ms < GAIT_MS:
+                    # it went straight on into this: a step of getting up
+                    self._pend = None
+                    self._reject(end, "step of a posture change", pend.rom_deg, None)
+                else:
+                    out = self._merge(out, self._release())   # the set's last rep
             self._state = _WAIT
             self._wait_ms = 0
             self._close_set()
