@@ -539,6 +539,27 @@ def test_walking_off_after_getting_up_is_not_counted(profile, walk_at):
     assert reps == []
 
 
+@pytest.mark.parametrize("profile", ["standing_knee_hold", "auto"])
+def test_walking_off_after_slow_small_holds_is_not_counted(profile):
+    """Five slow knee holds of 20 deg (2 s up, 6 s held), then walking off
+    2 s after the last: the first stride swings the thigh 13 deg forward,
+    quick and unheld, and the swing back goes 25 deg behind the rest, the
+    other way from where the set's reps go. That is a swing back even
+    though it is bigger than the swing before it (a stride's is, when the
+    rest is forward of the walking neutral); the first stride was counted
+    as a small rep of the set and the swing back as another."""
+    rate = 104.0
+    t = _t(90, rate)
+    ang, labels = rep_profile(t, 5, amp=20.0, rise=2.0, hold=6.0, fall=2.0, rest=3.0, lead=4.0)
+    tw = labels[-1][2] + 2.0
+    sw = np.sin(2 * np.pi * 0.9 * (t - tw))
+    ang = np.where(t >= tw, np.where(sw > 0, 13.0 * sw, 25.0 * sw), ang)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=68)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert len(reps) == 5
+    assert all(r.end_ms < tw * 1000 for r in reps)
+
+
 def test_marching_right_after_walking_in_counts():
     """Walking to the spot (strides: 25 deg forward, 12 deg back, 0.9 Hz),
     then at once a standing march, brisk knee drives to 70 deg with no pause

@@ -69,7 +69,10 @@ points where, nor the posture.
   strides, and so are quick swings in the ``WALK_MS`` after them that stay
   within that range.
   A single swing back right after a rep (the body's pendulum when hanging)
-  is not a rep either, but the rep stands.
+  is not a rep either, but the rep stands; a swing back is at most
+  ``SWING_BACK_MAX`` times the swing before it, unless that one was quick
+  and this one goes the other way from the set's reps (the first stride
+  after a set of small lifts swings back further than forward).
 * **Anatomy**: an excursion beyond ``MAX_ROM_DEG`` is not hip flexion
   (turning round, rolling over, getting up): the rest is found afresh and
   the set is over (a rep still waiting is its last, unless the excursion
@@ -995,9 +998,13 @@ class Detector:
                     self._pend = None
                     self._reject(end, "stride", pend.rom_deg, None)
                 return self._reject(end, "walking", rom, out)
-            if rom <= SWING_BACK_MAX * r1:
+            if rom <= SWING_BACK_MAX * r1 or (
+                    e1 - s1 < STRIDE_MS and rom < STRIDE_MAX_DEG
+                    and _away(self._rep_rest, u) < 0.0):
                 # the thigh swung back past rest after the last excursion (a
-                # swing back is not much bigger than the swing before it)
+                # swing back is not much bigger than the swing before it,
+                # unless that was quick and this goes the other way from
+                # the set's reps: a first stride's backswing after a set)
                 pend = self._pend
                 if pend is not None and pend.end_ms == e1:
                     self._pend_swing = end     # the held rep swung back: wait on
