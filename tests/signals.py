@@ -53,6 +53,21 @@ def ramp(t, ang, t0, dur, a0, a1):
     ang[m] = a0 + (a1 - a0) * min_jerk((t[m] - t0) / dur)
 
 
+def path(t, legs, reps=1, period=None, lead=3.0):
+    """Angle (deg) that leaves 0 at ``lead`` s and moves smoothly (minimum
+    jerk) through ``legs`` = [(duration s, to deg), ...] back to where the
+    last leg ends; the whole path ``reps`` times, ``period`` s apart."""
+    ang = np.zeros_like(t)
+    t0 = lead
+    for _ in range(reps):
+        s, a0 = t0, 0.0
+        for dur, a1 in legs:
+            ramp(t, ang, s, dur, a0, a1)
+            s, a0 = s + dur, a1
+        t0 += period
+    return ang
+
+
 def imu_from_orientations(t, R):
     """Accelerometer (m/s^2) and gyro (rad/s) of a sensor whose
     sensor->world rotation is ``R[i]`` at ``t[i]`` (the body rate from

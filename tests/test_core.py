@@ -9,7 +9,7 @@ import pytest
 from hipflex.core import profiles
 from hipflex.core.attitude import Attitude
 from hipflex.core.detector import Detector
-from signals import G, imu_from_orientations, ramp, rep_profile, rotation_signal, rotmat, run
+from signals import G, imu_from_orientations, path, ramp, rep_profile, rotation_signal, rotmat, run
 
 
 def _t(seconds, rate=104.0):
@@ -284,16 +284,9 @@ def test_a_hold_lowered_with_a_pause_is_timed_to_the_start_of_the_fall(amp, paus
     caught early (which took 1-2.5 s off each hold)."""
     rate = 52.0
     t = _t(70, rate)
-    ang = np.zeros_like(t)
-    t0 = 4.0
-    labels = []
-    for _ in range(5):
-        mid = pause_at * amp
-        for a, dur, a0, a1 in ((t0, 1.2, 0.0, amp), (t0 + 1.2, 3.0, amp, amp),
-                               (t0 + 4.2, 0.7, amp, mid), (t0 + 4.9, 1.2, mid, mid),
-                               (t0 + 6.1, 0.7, mid, 0.0)):
-            ramp(t, ang, a, dur, a0, a1)
-        t0 += 6.8 + 3.0
+    mid = pause_at * amp
+    ang = path(t, ((1.2, amp), (3.0, amp), (0.7, mid), (1.2, mid), (0.7, 0.0)),
+               reps=5, period=9.8, lead=4.0)
     acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=64)
     prof = "lying_leg_raise" if amp > 20 else "seated_leg_lift"
     reps, _ = run(t, acc, gyr, profiles.get(prof))
@@ -311,14 +304,8 @@ def test_a_twitch_in_a_long_hold_is_not_a_new_posture(profile):
     whole (it used to make the hold pose the rest and lose the rep)."""
     rate = 52.0
     t = _t(100, rate)
-    ang = np.zeros_like(t)
-    t0 = 4.0
-    for _ in range(3):
-        for a, dur, a0, a1 in ((t0, 1.5, 0.0, 50.0), (t0 + 1.5, 9.0, 50.0, 50.0),
-                               (t0 + 10.5, 0.5, 50.0, 38.0), (t0 + 11.0, 0.5, 38.0, 50.0),
-                               (t0 + 11.5, 10.0, 50.0, 50.0), (t0 + 21.5, 1.5, 50.0, 0.0)):
-            ramp(t, ang, a, dur, a0, a1)
-        t0 += 30.0
+    ang = path(t, ((1.5, 50.0), (9.0, 50.0), (0.5, 38.0), (0.5, 50.0), (10.0, 50.0),
+                   (1.5, 0.0)), reps=3, period=30.0, lead=4.0)
     acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=65)
     reps, _ = run(t, acc, gyr, profiles.get(profile))
     assert len(reps) == 3
@@ -736,14 +723,8 @@ def test_a_knee_hold_lowered_in_two_steps_counts(pause):
     within a few seconds, so each hold is a rep."""
     rate = 52.0
     t = _t(80, rate)
-    ang = np.zeros_like(t)
-    t0 = 4.0
-    for _ in range(5):
-        for a, dur, a0, a1 in ((t0, 1.2, 0.0, 85.0), (t0 + 1.2, 5.0, 85.0, 85.0),
-                               (t0 + 6.2, 0.8, 85.0, 40.0), (t0 + 7.0, pause, 40.0, 40.0),
-                               (t0 + 7.0 + pause, 0.8, 40.0, 0.0)):
-            ramp(t, ang, a, dur, a0, a1)
-        t0 += 7.8 + pause + 4.0
+    ang = path(t, ((1.2, 85.0), (5.0, 85.0), (0.8, 40.0), (pause, 40.0), (0.8, 0.0)),
+               reps=5, period=7.8 + pause + 4.0, lead=4.0)
     acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=63)
     reps, _ = run(t, acc, gyr, profiles.get("standing_knee_hold"))
     assert len(reps) == 5
@@ -834,14 +815,8 @@ def test_a_wobble_that_cuts_a_long_hold_in_two_does_not_lose_the_rep():
     from a new posture.)"""
     rate = 52.0
     t = _t(130, rate)
-    ang = np.zeros_like(t)
-    t0 = 4.0
-    for _ in range(3):
-        for a, dur, a0, a1 in ((t0, 1.5, 0.0, 50.0), (t0 + 1.5, 14.0, 50.0, 50.0),
-                               (t0 + 15.5, 0.75, 50.0, 35.0), (t0 + 16.25, 0.75, 35.0, 50.0),
-                               (t0 + 17.0, 15.0, 50.0, 50.0), (t0 + 32.0, 1.5, 50.0, 0.0)):
-            ramp(t, ang, a, dur, a0, a1)
-        t0 += 40.0
+    ang = path(t, ((1.5, 50.0), (14.0, 50.0), (0.75, 35.0), (0.75, 50.0), (15.0, 50.0),
+                   (1.5, 0.0)), reps=3, period=40.0, lead=4.0)
     acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=66)
     reps, _ = run(t, acc, gyr, profiles.get("v_sit_hold"))
     assert len(reps) == 3

@@ -52,16 +52,16 @@ points where, nor the posture.
   ``max_hold_ms`` is a posture change, and so is an excursion that spends
   more than ``UNHELD_MS`` away from rest besides the time it held still near
   its top (sitting on a chair; a wobble that cuts a long hold in two leaves
-  both parts held, and the hold reported is the longer part). A rep followed at once by a movement that settles in a new pose
-  was a step of it (bending the knees to get up after a lying set), and so
-  was one after which the thigh comes to rest more than ``EXTEND_DEG`` from
-  where it started (no rest shifts that far between reps: getting up from a
-  plank through a crouch) and does not get back there within
+  both parts held, and the hold reported is the longer part). A rep
+  followed at once by a movement that settles in a new pose was a step of
+  it (bending the knees to get up after a lying set), and so was one after
+  which the thigh comes to rest more than ``EXTEND_DEG`` from where it
+  started (no rest shifts that far between reps: getting up from a plank
+  through a crouch) and does not get back there within
   ``POST_MS + CANDIDATE_MS`` (a lowering paused part way does); a slow rep
-  unlike the set (below its typical
-  range or over 1.5 times it, more than ``PACE`` times as long as the rep
-  before it, or with no set yet) waits ``POST_MS + CANDIDATE_MS`` for such
-  a movement, the others ``GAIT_MS``.
+  unlike the set (below its typical range or over 1.5 times it, more than
+  ``PACE`` times as long as the rep before it, or with no set yet) waits
+  ``POST_MS + CANDIDATE_MS`` for such a movement, the others ``GAIT_MS``.
 * **Gait**: walking swings the thigh forward, back through the rest pose
   (by at least ``swing_pct`` % of the swings on both sides) and forward
   again, each within ``GAIT_MS`` of the last and all within ``CYCLE_MS``,
@@ -764,20 +764,21 @@ class Detector:
             self.hold_ms = h
             if ang < exit_a:
                 return self._finish(t, ang, out)
-            if self._far_pend and self._back_deg > 0.0 and ang > self._back_deg - self._entry \
-                    and not a.peak_yaw and _away(self._rep_rest, a.peak_u) < 0.0:
-                self._far_pend = 0    # back as far as where the rep started
-            if self._back_deg > 0.0 and self._still_ms > 0 and not a.peak_yaw and \
-                    -self._entry < ang - self._back_deg < self._entry and \
-                    _excursion(self._rep_rest, w, x, y, z)[0] < 2.0 * self._entry and \
+            back = self._back_deg
+            if back > 0.0 and (self._far_pend or self._still_ms > 0) and \
+                    ang > back - self._entry and not a.peak_yaw and \
                     _away(self._rep_rest, a.peak_u) < 0.0:
-                # settled back about where the last rep started (a rest
-                # drifts a little between reps), on the far side of rest
-                # from where the reps go: the rest was taken where a
-                # lowering paused part way (the hip still flexed), and this
-                # is where the thigh rests
-                self._rest_here(t, w, x, y, z)
-                return out
+                # the thigh went back, the other way from where the reps go,
+                # as far as where the last rep started
+                self._far_pend = 0
+                if self._still_ms > 0 and ang < back + self._entry and \
+                        _excursion(self._rep_rest, w, x, y, z)[0] < 2.0 * self._entry:
+                    # and is still there (a rest drifts a little between
+                    # reps): the rest was taken where a lowering paused part
+                    # way (the hip still flexed); this is where it rests
+                    _set(r, w, x, y, z)
+                    self._to_rest(t, 0.0)
+                    return out
             if self._still_ms >= SETTLE_MS and a.turns >= 2:
                 # got here by a wandering path (sitting down on the floor,
                 # getting into a plank, stepping round): a new posture
@@ -928,37 +929,24 @@ class Detector:
         _set(self._rest, pose[0], pose[1], pose[2], pose[3])
         _forget_rep(self._rep_rest)
         self._rest_ms = t
+        self._to_rest(t, 0.0)
+
+    def _to_rest(self, t, base):
+        """No excursion under way any more; the baseline is ``base`` deg."""
         self._state = _REST
         self.in_rep = False
         self.holding = False
         self.hold_ms = 0
-        self._base = 0.0
+        self._base = base
         self._base_ms = t
         self._c0.live = self._c1.live = False
-
-    def _rest_here(self, t, w, x, y, z):
-        """The thigh rests where it is now (no rep, the set goes on)."""
-        _set(self._rest, w, x, y, z)
-        self._state = _REST
-        self.in_rep = False
-        self.holding = False
-        self.hold_ms = 0
-        self._base = 0.0
-        self._base_ms = t
-        self._back_deg = 0.0
 
     def _finish(self, t, ang, out):
         """The excursion came back toward rest: judge it as a rep."""
         a = self._a
         h = a.hold(self._xrate, self)
         rep = (a.start, a.peak_ms, a.rom(t), t, h, a.peak_u, a.held_ms(h))
-        self._state = _REST
-        self.in_rep = False
-        self.holding = False
-        self.hold_ms = 0
-        self._base = ang
-        self._base_ms = t
-        self._c0.live = self._c1.live = False
+        self._to_rest(t, ang)
         return self._judge(rep, out)
 
     def _judge(self, rep, out):
