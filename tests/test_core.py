@@ -944,6 +944,56 @@ def test_side_lying_lifts_that_drift_up_a_little_count():
     assert all(r.hold_ms > 4500 for r in reps)
 
 
+def _seated(lift, roll):
+    """Orientations of a sensor on a horizontal thigh (seated): ``lift``
+    raises the knee (deg), ``roll`` turns the thigh about its own axis."""
+    seated = rotmat((0, 1, 0), 90.0)
+    return [rotmat((0, 1, 0), -lift[i]) @ seated @ rotmat((0, 0, 1), roll[i])
+            for i in range(len(lift))]
+
+
+@pytest.mark.parametrize("slide", [0.0, 5.0])
+@pytest.mark.parametrize("turn", [12.0, 20.0])
+def test_turning_the_foot_out_after_a_seated_set_is_not_a_rep(slide, turn):
+    """Six seated straight-leg lifts of 8 deg, each held 2 s (seated
+    profile); after the set the leg slides ``slide`` deg further out and
+    the foot turns out ``turn`` deg for 1.5 s and back. With the thigh
+    horizontal, that roll about its own axis tilts the sensor as far as a
+    lift, but across the way the lifts went: six reps, not seven."""
+    rate = 52.0
+    t = _t(60, rate)
+    lift = path(t, ((1.0, 8.0), (2.0, 8.0), (1.2, 0.0)), reps=6, period=6.0, lead=4.0)
+    ramp(t, lift, 41.0, 1.0, 0.0, slide)
+    lift[t >= 42.0] = slide
+    roll = path(t, ((0.8, turn), (1.5, turn), (0.8, 0.0)), period=0.0, lead=43.5)
+    acc, gyr = imu_from_orientations(t, _seated(lift, roll))
+    rng = np.random.default_rng(5)
+    acc += rng.normal(0.0, 0.05, acc.shape)
+    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
+    assert len(reps) == 6
+    assert all(r.rom_deg < 10.0 for r in reps)
+
+
+def test_seated_lifts_that_roll_the_thigh_differently_each_time_all_count():
+    """Eight seated lifts of 10 deg whose thigh also rolls about its own
+    axis, by a different share of the lift each time (none, as much as it
+    lifts, a little the other way): each sets off in its own direction,
+    up to 50 deg from the next, and each is a rep."""
+    rate = 52.0
+    t = _t(70, rate)
+    lift = path(t, ((1.0, 10.0), (2.0, 10.0), (1.2, 0.0)), reps=8, period=6.0, lead=4.0)
+    share = np.zeros_like(t)
+    for j, k in enumerate((0.0, 1.0, 0.3, 1.2, 0.5, -0.3, 0.8, 0.0)):
+        share[(t >= 3.0 + 6.0 * j) & (t < 9.0 + 6.0 * j)] = k
+    acc, gyr = imu_from_orientations(t, _seated(lift, share * lift))
+    rng = np.random.default_rng(6)
+    acc += rng.normal(0.0, 0.05, acc.shape)
+    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
+    assert len(reps) == 8
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

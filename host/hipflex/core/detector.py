@@ -83,6 +83,12 @@ points where, nor the posture.
   go opposite ways by more than that cannot both be hip flexion: when the
   thigh dwells on the far side from the last big excursion (down through
   a crouch, then out into a plank), it is a new posture, not a hold.
+* **Way**: a set's reps go one way from rest, along one line (the hip
+  flexes about one axis; a rep measured from its top goes back along it).
+  Once a set is under way, an excursion that sets off more than 60 deg
+  across that line is not one of its reps: with the thigh horizontal,
+  turning the foot out rolls the thigh about its own axis and tilts the
+  sensor as far as a small lift does. Side-lying turns have no such line.
 * **Sets**: the first rep of a set (none counted for ``SET_GAP_MS``) is
   counted only when a second one like it follows within ``CONFIRM_MS``
   (and, as a set keeps the pace of its reps, within ``PACE_MS`` or ``PACE``
@@ -478,8 +484,11 @@ class Detector:
         self._x1_rom = 0.0
         self._x1_u = self._x2_u = (0.0, 0.0, 0.0)
         # where the last rep started (pose) and the way it went from there
-        # (gravity displacement at its peak; zero: no rep to go by)
-        self._rep_rest = [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+        # (gravity displacement at its peak; zero: no rep to go by), the
+        # line the set's reps go along (tangent at rest, recent ones
+        # weighing most; zero: none yet) and whether they are side-lying
+        # turns (1.0: the line says nothing)
+        self._rep_rest = [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._back_deg = 0.0     # how far the rest is from there (deg; 0: near)
         self._far_pend = 0       # when the thigh settled far from there (ms; 0: not)
         self._pend = None
@@ -807,16 +816,27 @@ class Detector:
                         bang = 0.0
                     c.clear(t, 0.0)
                     continue
+                pk = c.peak
                 hc = c.step(t, dtm, bang, btilt, arate, self)
+                if c.peak > pk:
+                    p = c.pose
+                    c.peak_u = (w - p[0], x - p[1], y - p[2])
                 if hc > h:
                     h = hc
                 if c.peak >= self._min_rom and bang < self._exit * c.peak:
                     # a round trip from this pose, as big as a rep, without
                     # dwelling at rest: the posture changed, this pose is
-                    # the rest now
+                    # the rest now (and the round trip a rep, unless it
+                    # went across the way the set's reps go: the foot
+                    # turned out and back after the leg slid)
                     hc = c.hold(arate, self)
-                    rep = (c.start, c.peak_ms, c.rom(t), t, hc, None, c.held_ms(hc))
+                    rom = c.rom(t)
+                    rep = (c.start, c.peak_ms, rom, t, hc, None, c.held_ms(hc))
+                    across = self._last_rep_ms is not None and rom > self._typical(3) and \
+                        not c.peak_yaw and _across(self._rep_rest, c.peak_u, c.pose)
                     self._posture(t, c.pose, None)
+                    if across:
+                        return self._reject(t, "across the set's reps", rom, out)
                     return self._judge(rep, out)
             self.holding = h > 0 or self._still_ms >= SETTLE_MS
             self.hold_ms = h
@@ -833,14 +853,8 @@ class Detector:
         are taken tangent to the sphere at the rest pose)."""
         r = self._rest
         u = self._x1_u
-        k = u[0] * r[0] + u[1] * r[1] + u[2] * r[2]
-        ax = u[0] - k * r[0]
-        ay = u[1] - k * r[1]
-        az = u[2] - k * r[2]
-        k = dx * r[0] + dy * r[1] + dz * r[2]
-        bx = dx - k * r[0]
-        by = dy - k * r[1]
-        bz = dz - k * r[2]
+        ax, ay, az = _tangent(u[0], u[1], u[2], r)
+        bx, by, bz = _tangent(dx, dy, dz, r)
         c = -(ax * bx + ay * by + az * bz)
         if c <= 0.0:
             return False
@@ -1005,6 +1019,10 @@ class Detector:
             # long away from rest without holding still: sitting on a chair
             # or kneeling and moving about, not a lift
             return self._reject(end, "dwelt, not held", rom, out)
+        if u is not None and self._last_rep_ms is not None and rom <= MAX_ROM_DEG \
+                and rom > self._typical(3) and not self._a.peak_yaw \
+                and _across(self._rep_rest, u, self._rest):
+            return self._reject(end, "across the set's reps", rom, out)
         # relative to the set: the last excursions that were big enough
         # (counted or not), so one early outlier cannot mute a whole set;
         # from the second on (a lift a fifth the size of the two before it
@@ -1053,6 +1071,19 @@ class Detector:
             rr[4] = u[0]
             rr[5] = u[1]
             rr[6] = u[2]
+            if self._a.peak_yaw:
+                rr[10] = 1.0
+            else:
+                # the way the set's reps go: their directions from rest
+                # (tangent to the sphere there), the latest weighing most
+                x, y, z = _tangent(u[0], u[1], u[2], r)
+                n = math.sqrt(x * x + y * y + z * z)
+                if rr[7] * x + rr[8] * y + rr[9] * z < 0.0:
+                    n = -n    # a line: a rep measured from its top counts too
+                if n != 0.0:
+                    rr[7] = 0.5 * rr[7] + x / n
+                    rr[8] = 0.5 * rr[8] + y / n
+                    rr[9] = 0.5 * rr[9] + z / n
         self._far_pend = 0
         if self._pend is not None:
             out = self._merge(out, self._release())   # its wait is cut short
@@ -1185,8 +1216,30 @@ def _away(rr, u):
     return rr[4] * u[0] + rr[5] * u[1] + rr[6] * u[2]
 
 
+def _across(rr, u, r):
+    """Whether displacement ``u`` from rest pose ``r`` goes across the way
+    the set's reps go (``rr[7:10]``; more than 60 deg from its line); never
+    for side-lying turns. The directions are taken tangent to the sphere at
+    the rest pose (a chord to a far pose leans toward the rest)."""
+    if rr[10]:
+        return False
+    ax, ay, az = _tangent(rr[7], rr[8], rr[9], r)
+    bx, by, bz = _tangent(u[0], u[1], u[2], r)
+    a = ax * bx + ay * by + az * bz
+    n = (ax * ax + ay * ay + az * az) * (bx * bx + by * by + bz * bz)
+    return n > 0.0 and 4.0 * a * a < n
+
+
+def _tangent(x, y, z, r):
+    """Displacement ``x, y, z`` from the unit vector ``r`` (a pose's
+    gravity direction) made tangent to the sphere there: the direction a
+    move from ``r`` set off in, whatever its length."""
+    k = x * r[0] + y * r[1] + z * r[2]
+    return x - k * r[0], y - k * r[1], z - k * r[2]
+
+
 def _forget_rep(rr):
-    rr[4] = rr[5] = rr[6] = 0.0
+    rr[4] = rr[5] = rr[6] = rr[7] = rr[8] = rr[9] = rr[10] = 0.0
 
 
 def _follow(p, k, w, x, y, z):
