@@ -85,10 +85,12 @@ points where, nor the posture.
   a crouch, then out into a plank), it is a new posture, not a hold.
 * **Way**: a set's reps go one way from rest, along one line (the hip
   flexes about one axis; a rep measured from its top goes back along it).
-  Once a set is under way, an excursion that sets off more than 60 deg
-  across that line is not one of its reps: with the thigh horizontal,
-  turning the foot out rolls the thigh about its own axis and tilts the
-  sensor as far as a small lift does. Side-lying turns have no such line.
+  Once a set is under way, an excursion bigger than its typical range
+  that sets off more than 60 deg across that line is not one of its reps:
+  with the thigh horizontal, turning the foot out rolls the thigh about its
+  own axis and tilts the sensor as far as a small lift does. Smaller ones
+  are not judged by their way (a rest drifting a degree or two swings the
+  direction of a 5 deg lift); side-lying turns have no such line.
 * **Sets**: the first rep of a set (none counted for ``SET_GAP_MS``) is
   counted only when a second one like it follows within ``CONFIRM_MS``
   (and, as a set keeps the pace of its reps, within ``PACE_MS`` or ``PACE``
