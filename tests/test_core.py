@@ -1014,6 +1014,21 @@ def test_a_small_lift_that_sets_off_across_the_set_still_counts():
     assert len(reps) == 8
 
 
+def test_a_rep_after_which_the_body_settles_back_counts():
+    """Hanging leg raises (85 deg, a short pause at the top), one every
+    6 s. As the fourth comes down the body swings on back and hangs still
+    for a moment 18 deg behind where the lift started before the next one:
+    a thigh settling right after a rep is how a posture change begins, but
+    not inside a set, behind where the rep started: eight reps."""
+    rate = 52.0
+    t = _t(60, rate)
+    ang = path(t, ((1.0, 85.0), (0.3, 85.0), (1.2, 0.0)), reps=8, period=6.0, lead=4.0)
+    back = path(t, ((0.4, -18.0), (1.5, -18.0), (0.6, 0.0)), period=0.0, lead=24.2)
+    acc, gyr = rotation_signal(t, ang + back, axis=(0, 1, 0), noise=1, seed=64)
+    reps, _ = run(t, acc, gyr)
+    assert len(reps) == 8
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

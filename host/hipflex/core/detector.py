@@ -54,7 +54,9 @@ points where, nor the posture.
   its top (sitting on a chair; a wobble that cuts a long hold in two leaves
   both parts held, and the hold reported is the longer part). A rep
   followed at once by a movement that settles in a new pose was a step of
-  it (bending the knees to get up after a lying set), and so was one after
+  it (bending the knees to get up after a lying set; but not when, inside
+  a set under way, the thigh settles behind where the rep started: the
+  body settling after it, a hanging body swinging back), and so was one after
   which the thigh comes to rest more than ``EXTEND_DEG`` from where it
   started (no rest shifts that far between reps: getting up from a plank
   through a crouch) and does not get back there within
@@ -877,24 +879,42 @@ class Detector:
         _set(c.pose, w, x, y, z)
         c.clear(t, 0.0)
         c.live = True
-        self._drop_step(t)
+        self._drop_step(t, w, x, y)
 
-    def _drop_step(self, t):
-        """The thigh settles in a new pose right after a rep: that rep was a
-        step of the posture change, not a rep."""
+    def _drop_step(self, t, w, x, y):
+        """The thigh settles in a new pose (``w, x, y``) right after a rep:
+        that rep was a step of the posture change, not a rep."""
         pend = self._pend
         a = self._a
-        if pend is not None and a.start - pend.end_ms < self._pend_post \
-                and pend.hold_ms < CANDIDATE_MS and (
-                    (a.start - pend.end_ms < GAIT_MS and t - pend.end_ms < POST_MS + CANDIDATE_MS)
-                    or a.peak - a.base > STEP_FAR * pend.rom_deg):
+        if pend is None or a.start - pend.end_ms >= self._pend_post \
+                or pend.hold_ms >= CANDIDATE_MS:
             # (a rep held still at the top for a while was meant, even if
-            # the thigh then settles a little away from where it started.
-            # A slower settling is a posture change only if it takes the
-            # thigh far beyond the rep: the next rep of a quick set may
-            # start at once and be held)
+            # the thigh then settles a little away from where it started)
+            return
+        quick = a.start - pend.end_ms < GAIT_MS and t - pend.end_ms < POST_MS + CANDIDATE_MS
+        if quick and self._last_rep_ms is not None and self._settled_behind(w, x, y):
+            # inside a set under way, a thigh that settles behind where the
+            # rep started is the body settling after it (a plank sags, a
+            # hanging body swings back, a lunge steps back), not a step
+            # on to somewhere new
+            quick = False
+        # a slower settling is a posture change only if it takes the thigh
+        # far beyond the rep: the next rep of a quick set may start at once
+        # and be held
+        if quick or a.peak - a.base > STEP_FAR * pend.rom_deg:
             self._pend = None
             self._reject(t, "step of a posture change", pend.rom_deg, None)
+
+    def _settled_behind(self, w, x, y):
+        """Whether pose ``w, x, y`` lies behind where the last rep started:
+        the other way from where it went, within 60 deg of straight back."""
+        rr = self._rep_rest
+        dx = w - rr[0]
+        dy = x - rr[1]
+        dz = y - rr[2]
+        a = _away(rr, (dx, dy, dz))
+        return a < 0.0 and 4.0 * a * a > (dx * dx + dy * dy + dz * dz) * (
+            rr[4] * rr[4] + rr[5] * rr[5] + rr[6] * rr[6])
 
     def _typical(self, least):
         """The set's typical range (deg): the median of the last excursions
@@ -923,7 +943,7 @@ class Detector:
     def _posture(self, t, pose, why):
         """The thigh settled in a new pose: make it the rest (no rep)."""
         if why:
-            self._drop_step(t)
+            self._drop_step(t, pose[0], pose[1], pose[2])
         if self.log is not None and why:
             self.log(t, why, self._a.peak - self._a.base)
         # a new posture starts a new set: a rep still waiting is settled
