@@ -42,7 +42,10 @@ points where, nor the posture.
   corrected for how early and late that window reads a smooth movement as
   still: by the movement's pace up (when it passed half and 70 % of its
   range) and down (the window's fastest turn on the way down: a lowering
-  that pauses part way is as quick as a smooth one until it stops).
+  that pauses part way is as quick as a smooth one until it stops). A
+  side-lying hold whose top creeps on up (the heading, gyro-only, drifts
+  with an offset not yet learned) is held from when the thigh got up to
+  the floor of the top it crept to.
 * **Posture change**: when the thigh stays still away from rest for a second
   it may be a hold or a new posture. What it does next decides: coming back
   to dwell at the old rest pose makes it a rep with a hold; a round trip from
@@ -322,10 +325,18 @@ class _Trip:
         if rs is None:
             return
         self.run_start = None
-        run = self.run_end - rs
         # a run is judged against the top as it stood while it was held: a
-        # twitch above it afterwards (on the way down) does not undo it
+        # twitch above it afterwards (on the way down) does not undo it. A
+        # top that crept up while held (a leg drifting on up, a heading
+        # that drifts) leaves the run's start below it: the run is held
+        # from when the thigh got up to that floor
         f = self.run_floor
+        if self.run_min < f and self.peak_yaw:
+            r = self.reached(f - self.base)
+            if r > rs and r < self.run_end:
+                rs = r
+                self.run_min = f
+        run = self.run_end - rs
         if self.run_min >= f:
             self.held += run
         if (run > self.best_run and self.run_min >= f) or self.best_min < self.best_floor:
