@@ -1043,6 +1043,19 @@ def test_a_side_lying_hold_whose_heading_creeps_up_counts():
     assert len(reps) == len(lab["reps"]) == 6
     assert all(r.hold_ms > 4000 for r in reps)
 
+def test_turning_while_walking_in_is_still_walking():
+    """A simulated hanging session (seed 31003, 208 Hz) that begins with a
+    walk to the bar, turning on the way. With ``auto``: the turn is a swing
+    about the vertical whose elevation rocks back and forth (stepping round,
+    no rep), and the two strides after it were counted as a set of two. A
+    turn while walking keeps the walk going, as a stride does: six reps."""
+    from hipflex.simulate import simulate
+    t, acc, gyr, lab = simulate("hanging_leg_raise", seed=31003, rate_hz=208)
+    reps, _ = run(t, acc, gyr, profiles.get("auto"))
+    assert len(reps) == len(lab["reps"]) == 6
+    assert all(r.rom_deg > 60.0 for r in reps)
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

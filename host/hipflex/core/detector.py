@@ -72,7 +72,8 @@ points where, nor the posture.
   again, each within ``GAIT_MS`` of the last and all within ``CYCLE_MS``,
   never further forward than a stride swings (``STRIDE_MAX_DEG``); those are
   strides, and so are quick swings in the ``WALK_MS`` after them that stay
-  within that range.
+  within that range (a turn on the way, stepping round, keeps the walk
+  going as a stride does).
   A single swing back right after a rep (the body's pendulum when hanging)
   is not a rep either, but the rep stands; a swing back is at most
   ``SWING_BACK_MAX`` times the swing before it, unless that one was quick
@@ -1012,9 +1013,10 @@ class Detector:
         self._x1_u = u if u is not None else (0.0, 0.0, 0.0)
         if start < self._walk_until and rom < STRIDE_MAX_DEG:
             # strides a moment ago: still walking (turning, changing pace);
-            # only quick swings with no pause keep it so (a knee driven up
-            # higher than any walking stride swings is a rep again)
-            if end - start < STRIDE_MS and hold == 0:
+            # only quick swings with no pause, or stepping round (see
+            # _Trip.rom), keep it so (a knee driven up higher than any
+            # walking stride swings is a rep again)
+            if (end - start < STRIDE_MS and hold == 0) or rom <= 0.0:
                 self._walk_until = end + WALK_MS
             return self._reject(end, "walking", rom, out)
         if u is not None and start - e1 < GAIT_MS and self._opposed(u1, u):
