@@ -139,6 +139,34 @@ def test_pause_down_stops_some_lowerings_part_way():
         down = (t > r["peak"] + r["hold"] + 0.2) & (t < r["end"] - 0.2)
         assert not np.any(down & (speed < 0.5))
 
+def test_hold_wobble_gives_way_in_long_holds():
+    """With ``hold_wobble`` a long hold may give way once or twice: the
+    leg drops 10-30 % of its range (at least 4 deg) and is pulled back
+    within about 1.5 s, well inside the labelled hold; without it, the
+    same seed holds without such a drop (sag and tremor only)."""
+    def drops(wobble):
+        t, acc, gyr, lab = simulate("standing_knee_hold", reps=6, seed=8, hold_wobble=wobble,
+                                    **CLEAN)
+        assert lab["params"]["hold_wobble"] is wobble
+        found = []
+        for r in lab["reps"]:
+            i0 = idx(t, r["peak"] + 0.3)
+            i1 = idx(t, r["peak"] + r["hold"] - 0.3)
+            # how far the thigh turned from the top of the hold, over time
+            gone = np.array([np.linalg.norm(integrate(t, gyr, i0, i)) for i in range(i0, i1)])
+            if gone.max() > 4.0:
+                k = int(np.argmax(gone))
+                back = gone[k:]
+                # it came back up within about 1.5 s
+                assert back.min() < 0.5 * gone.max()
+                assert (np.argmax(back < 0.5 * gone.max())) / (1.0 / np.median(np.diff(t))) < 1.5
+                assert gone.max() < 0.35 * r["rom_deg"] + 2.0
+                found.append(gone.max())
+        return found
+    assert len(drops(True)) >= 2
+    assert drops(False) == []
+
+
 def test_clipping_at_full_scale():
     t, acc, gyr, lab = simulate("standing_march", reps=8, seed=3, accel_fs_g=2, gyro_fs_dps=125,
                                 session=False, quirks=False, rom_deg=85, tempo=0.8)

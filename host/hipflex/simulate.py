@@ -55,6 +55,8 @@ OPTIONS = {
     "rest_drift_deg": "rest pose drift between reps (sd) [deg]",
     "reposition": "end-of-set repositioning (shift, slide leg, turn foot)",
     "pause_down": "some lowerings stop part way (30-60 percent of the range up) for 0.5-2 s",
+    "hold_wobble": "long holds (4 s or more) may give way once or twice: a 10-30 percent "
+                   "drop and back within about a second",
     "fidgets": "small quick movements during still periods",
     "still_start_s": "still time at the start [s]",
     "body_motion": "scale of sway, rocking, swing, tremor and soft-tissue wobble (0 = none)",
@@ -293,6 +295,7 @@ def register(subparsers):
     g.add_argument("--slow-hold", action=bo, default=None, help=OPTIONS["slow_hold"])
     g.add_argument("--reposition", action=bo, default=None, help=OPTIONS["reposition"])
     g.add_argument("--pause-down", action=bo, default=None, help=OPTIONS["pause_down"])
+    g.add_argument("--hold-wobble", action=bo, default=None, help=OPTIONS["hold_wobble"])
     g.add_argument("--fidgets", action=bo, default=None, help=OPTIONS["fidgets"])
     g.add_argument("--ideal", action="store_true", default=None, help=OPTIONS["ideal"])
     for flag, key, typ in (("--tempo", "tempo", float), ("--fatigue", "fatigue", float),

@@ -108,6 +108,11 @@ def draw_options(exercise, rng, opts):
         qr = rng.spawn(1)[0]
         ok = spec is not None and spec["rise"][0] >= 0.4   # not quick drives
         o["pause_down"] = bool(ok and (qr.random() < 0.2 if quirks is None else quirks))
+    if o.get("hold_wobble") is None:
+        # its own child generator too (the second one spawned here)
+        wr = rng.spawn(1)[0]
+        ok = spec is not None and (spec["hold"][1] >= 5.0 or bool(o.get("slow_hold")))
+        o["hold_wobble"] = bool(ok and (wr.random() < 0.25 if quirks is None else quirks))
     if o.get("body_motion") is None:
         o["body_motion"] = 1.0
     if exercise in EXERCISES and o["posture"] not in EXERCISES[exercise]["postures"]:
@@ -143,8 +148,10 @@ class Plan:
         self.rise_rng, self.lower_rng = rise, lower
         self.s = 1.0 if o["leg"] == "right" else -1.0
         self.tremor = spec.get("tremor", 1.0) * float(rng.uniform(0.02, 0.05))
-        # own generator for the paused lowerings (see draw_options)
+        # own generators for the paused lowerings and the wobbling holds
+        # (see draw_options), spawned in that order
         self.prng = rng.spawn(1)[0] if o.get("pause_down") else None
+        self.wrng = rng.spawn(1)[0] if o.get("hold_wobble") else None
 
     def draw_rep(self, x, other=False):
         """Parameters of one rep at set progress ``x`` in [0, 1].
@@ -178,6 +185,30 @@ class Plan:
                     sag=sag, rest=rest, axial=o["axial_deg"] * rng.uniform(0.6, 1.0),
                     abd=o["abduction_deg"] * rng.uniform(0.5, 1.0))
 
+    def hold_top(self, r, top):
+        """The hold at the top, sagging by ``r["sag"]``. With ``hold_wobble``
+        a long hold (4 s or more) may give way once or twice: the leg drops
+        10-30 % of its range (at least 4 deg) in 0.3-0.6 s and is pulled back
+        up in 0.4-0.9 s (a tiring boat pose or knee hold)."""
+        b, hold, sag = self.b, r["hold"], r["sag"]
+        wr = self.wrng
+        n = 0
+        if wr is not None and hold >= 4.0 and wr.random() < 0.6:
+            n = 2 if hold >= 15.0 and wr.random() < 0.5 else 1
+        t0 = b.t
+        for k in range(n):
+            # somewhere in the middle of the hold (the k-th of n parts)
+            lo = 1.5 + (hold - 3.0) * k / n
+            at = lo + wr.uniform(0.0, max(0.0, (hold - 3.0) / n - 1.4))
+            down = wr.uniform(0.3, 0.6)
+            up = wr.uniform(0.4, 0.9)
+            depth = max(4.0, wr.uniform(0.1, 0.3) * r["rom"])
+            here = top - sag * (at / hold)
+            b.move(max(0.05, t0 + at - b.t), theta=here)
+            b.move(down, theta=here - depth)
+            b.move(up, theta=here - sag * (down + up) / hold)
+        b.move(max(0.05, t0 + hold - b.t), theta=top - sag)
+
     # -- sensor-leg rep ----------------------------------------------------
     def sensor_rep(self, r):
         b, s, rng, other = self.b, self.s, self.rng, self.spec["other"]
@@ -195,7 +226,7 @@ class Plan:
         b.move(r["rise"], theta=top, phi=ph0 + r["abd"], psi=ps0 + r["axial"], p=p_top)
         t_peak = b.t
         if r["hold"] > 0:
-            b.move(r["hold"], theta=top - r["sag"])
+            self.hold_top(r, top)
             if r["hold"] > 0.4:
                 b.holds.append((t_peak, b.t, self.tremor))
         t_low = b.t
