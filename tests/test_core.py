@@ -1056,6 +1056,24 @@ def test_turning_while_walking_in_is_still_walking():
     assert all(r.rom_deg > 60.0 for r in reps)
 
 
+@pytest.mark.parametrize("profile", ["auto", "standing_knee_hold"])
+def test_a_knee_hold_that_gives_way_for_a_moment_stays_one_rep(profile):
+    """Standing knee holds (80 deg, held 8 s). In the third the leg gives
+    way, 20 deg in 0.4 s, and is pulled straight back up in 0.6 s. A round
+    trip from the held pose as big as a rep would make that pose the rest
+    (and measure every later rep from the top); but it went less than half
+    way back toward rest and did not stop at the bottom: a wobble in the
+    hold. Five reps, each with its full range."""
+    rate = 52.0
+    t = _t(75, rate)
+    ang = path(t, ((1.2, 80.0), (8.0, 80.0), (1.5, 0.0)), reps=5, period=14.0, lead=4.0)
+    dip = path(t, ((0.4, -20.0), (0.6, 0.0)), period=0.0, lead=4.0 + 28.0 + 1.2 + 3.5)
+    acc, gyr = rotation_signal(t, ang + dip, axis=(0, 1, 0), noise=1, seed=65)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert len(reps) == 5
+    assert all(r.rom_deg > 70.0 for r in reps)
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

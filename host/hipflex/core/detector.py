@@ -51,7 +51,10 @@ points where, nor the posture.
   to dwell at the old rest pose makes it a rep with a hold; a round trip from
   the new pose that returns there without visiting the old rest, and is as
   big as a rep (``min_rom_deg``: a twitch in a long hold is not), makes the
-  new pose the rest (and that round trip a rep); staying away longer than
+  new pose the rest (and that round trip a rep), unless it went from the
+  top of the excursion less than half way back toward rest and straight up
+  again, not still for ``CANDIDATE_MS`` at its bottom: the hold gave way
+  for a moment (a wobble); staying away longer than
   ``max_hold_ms`` is a posture change, and so is an excursion that spends
   more than ``UNHELD_MS`` away from rest besides the time it held still near
   its top (sitting on a chair; a wobble that cuts a long hold in two leaves
@@ -240,7 +243,7 @@ class _Trip:
         self.base = base
         self.peak = base
         self.peak_ms = t
-        self.peak_u = (0.0, 0.0, 0.0)
+        self.peak_u = (0.0, 0.0, 0.0, 0.0)
         self.peak_yaw = False
         self.nlv = 0
         self.nxt = 1.0
@@ -836,16 +839,24 @@ class Detector:
                 hc = c.step(t, dtm, bang, btilt, arate, self)
                 if c.peak > pk:
                     p = c.pose
-                    c.peak_u = (w - p[0], x - p[1], y - p[2])
+                    c.peak_u = (w - p[0], x - p[1], y - p[2], z - p[3])
                 if hc > h:
                     h = hc
                 if c.peak >= self._min_rom and bang < self._exit * c.peak:
+                    hc = c.hold(arate, self)
+                    top = _excursion(r, c.pose[0], c.pose[1], c.pose[2], c.pose[3])[0]
+                    if hc < CANDIDATE_MS and 2.0 * c.peak < top and top >= a.hold_floor(self._holdf) \
+                            and _toward(c.pose, c.peak_u, r, c.peak_yaw):
+                        # from a hold at the top, less than half way back
+                        # toward rest and straight up again: the hold gave
+                        # way for a moment (a wobble), no new pose
+                        c.clear(t, 0.0)
+                        continue
                     # a round trip from this pose, as big as a rep, without
                     # dwelling at rest: the posture changed, this pose is
                     # the rest now (and the round trip a rep, unless it
                     # went across the way the set's reps go: the foot
                     # turned out and back after the leg slid)
-                    hc = c.hold(arate, self)
                     rom = c.rom(t)
                     rep = (c.start, c.peak_ms, rom, t, hc, None, c.held_ms(hc))
                     across = self._last_rep_ms is not None and rom > self._typical(3) and \
@@ -1263,6 +1274,32 @@ def _across(rr, u, r):
     a = ax * bx + ay * by + az * bz
     n = (ax * ax + ay * ay + az * az) * (bx * bx + by * by + bz * bz)
     return n > 0.0 and 4.0 * a * a < n
+
+
+def _toward(p, u, r, yaw):
+    """Whether displacement ``u`` (gravity direction and heading) from pose
+    ``p`` sets off toward pose ``r``: within 60 deg of the way there, or,
+    for a turn about the vertical (``yaw``), the way the heading goes."""
+    if yaw:
+        # (only when the way back is a turn about the vertical too: from a
+        # rest in another posture, the heading says nothing)
+        if _excursion(r, p[0], p[1], p[2], r[3])[1] > EXTEND_DEG:
+            return False
+        d = r[3] - p[3]
+        if d > math.pi:
+            d -= 2.0 * math.pi
+        elif d < -math.pi:
+            d += 2.0 * math.pi
+        e = u[3]
+        if e > math.pi:
+            e -= 2.0 * math.pi
+        elif e < -math.pi:
+            e += 2.0 * math.pi
+        return d * e > 0.0
+    ax, ay, az = _tangent(u[0], u[1], u[2], p)
+    bx, by, bz = _tangent(r[0] - p[0], r[1] - p[1], r[2] - p[2], p)
+    a = ax * bx + ay * by + az * bz
+    return a > 0.0 and 4.0 * a * a > (ax * ax + ay * ay + az * az) * (bx * bx + by * by + bz * bz)
 
 
 def _tangent(x, y, z, r):
