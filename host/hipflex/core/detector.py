@@ -38,7 +38,8 @@ points where, nor the posture.
   while a set of tiny lifts or fidgets never starts.
 * **Hold**: from the first to the last still moment (turning slower than
   ``hold_dps`` over a 0.3 s window) near the top (above ``hold_pct`` % of
-  the rise; a dip below it shorter than ``DIP_MS`` does not cut the hold),
+  the rise; a dip below it shorter than ``DIP_MS`` does not cut the hold:
+  a hold that gives way for a moment and is pulled back up is one hold),
   corrected for how early and late that window reads a smooth movement as
   still: by the movement's pace up (when it passed half and 70 % of its
   range) and down (the window's fastest turn on the way down: a lowering
@@ -57,8 +58,9 @@ points where, nor the posture.
   for a moment (a wobble); staying away longer than
   ``max_hold_ms`` is a posture change, and so is an excursion that spends
   more than ``UNHELD_MS`` away from rest besides the time it held still near
-  its top (sitting on a chair; a wobble that cuts a long hold in two leaves
-  both parts held, and the hold reported is the longer part). A rep
+  its top (sitting on a chair; a break longer than ``DIP_MS`` that cuts a
+  long hold in two leaves both parts held, and the hold reported is the
+  longer part). A rep
   followed at once by a movement that settles in a new pose was a step of
   it (bending the knees to get up after a lying set; but not when, inside
   a set under way, the thigh settles behind where the rep started: the
@@ -127,7 +129,7 @@ LINGER_MS = 1500      # time near rest (even if not still) that ends a held rep
 GAIT_MS = 450         # swings of a stride follow each other this closely
 SWING_FLOOR_DEG = 6.0 # a swing back past rest smaller than this is not a stride
 HOLD_BAND_DEG = 2.0   # a hold may sag this far below the peak, however small
-DIP_MS = 500          # a hold may dip below its floor this long (sway, a wobble)
+DIP_MS = 1500         # a hold may dip below its floor this long (sway, a wobble)
 HOLD_WIN = 8          # ticks (0.3 s) over which hold stillness is judged
 HOLD_K = 10.0 * 1000.0 / (HOLD_WIN * TICK_MS)  # see _Trip.hold
 LEVELS = 17           # rise levels timed: 1 deg and up in steps of sqrt(2) (to 256 deg:
