@@ -1076,6 +1076,24 @@ def test_a_knee_hold_that_gives_way_for_a_moment_stays_one_rep(profile):
     assert all(r.rom_deg > 70.0 for r in reps)
 
 
+def test_a_dip_in_a_hold_is_not_undone_by_a_later_twitch_above_it():
+    """Boat poses of 30 s (``v_sit_hold``): 8 s in, the legs sink 10 deg
+    (staying above the hold's floor) and come back; 18 s in, they rise
+    5 deg higher for a moment. The higher top raises the floor above the
+    earlier dip, but that dip was judged against the top as it stood
+    then: one still run of 30 s, not an excursion that stayed away from
+    rest without holding (the rep was lost)."""
+    rate = 52.0
+    t = _t(130, rate)
+    ang = path(t, ((1.5, 50.0), (8.0, 50.0), (0.6, 40.0), (0.8, 50.0), (9.0, 50.0),
+                   (0.5, 55.0), (0.5, 50.0), (10.0, 50.0), (1.5, 0.0)),
+               reps=3, period=40.0, lead=4.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1, seed=67)
+    reps, _ = run(t, acc, gyr, profiles.get("v_sit_hold"))
+    assert len(reps) == 3
+    assert all(27000 < r.hold_ms < 32000 for r in reps)
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

@@ -39,7 +39,9 @@ points where, nor the posture.
 * **Hold**: from the first to the last still moment (turning slower than
   ``hold_dps`` over a 0.3 s window) near the top (above ``hold_pct`` % of
   the rise; a dip below it shorter than ``DIP_MS`` does not cut the hold:
-  a hold that gives way for a moment and is pulled back up is one hold),
+  a hold that gives way for a moment and is pulled back up is one hold; a
+  dip is judged against the top as it stood then, not one a later twitch
+  raised),
   corrected for how early and late that window reads a smooth movement as
   still: by the movement's pace up (when it passed half and 70 % of its
   range) and down (the window's fastest turn on the way down: a lowering
@@ -257,6 +259,7 @@ class _Trip:
         self.run_start = None
         self.run_end = t
         self.run_min = 0.0
+        self.run_min_ms = t
         self.run_floor = 0.0
         self.best_floor = 0.0
         self.best_start = t
@@ -309,11 +312,13 @@ class _Trip:
                 if self.run_start is None:
                     self.run_start = t - dtm
                     self.run_min = ang
+                    self.run_min_ms = t
                 self.run_end = t
                 self.run_floor = floor
                 live = t - self.run_start
             if self.run_start is not None and ang < self.run_min:
                 self.run_min = ang
+                self.run_min_ms = t
             return live
         if t - self.run_end > DIP_MS:
             self.close_run()
@@ -336,10 +341,14 @@ class _Trip:
         # top that crept up while held (a leg drifting on up, a heading
         # that drifts) leaves the run's start below it: the run is held
         # from when the thigh got up to that floor
+        # A dip in the hold that stayed above the floor as it stood then
+        # does not undo it either when a twitch later raises the top.
         f = self.run_floor
-        if self.run_min < f and self.peak_yaw:
+        if self.run_min < f:
             r = self.reached(f - self.base)
-            if r > rs and r < self.run_end:
+            if r <= self.run_min_ms:
+                self.run_min = f
+            elif self.peak_yaw and rs < r < self.run_end:
                 rs = r
                 self.run_min = f
         run = self.run_end - rs
