@@ -1094,6 +1094,21 @@ def test_a_dip_in_a_hold_is_not_undone_by_a_later_twitch_above_it():
     assert all(27000 < r.hold_ms < 32000 for r in reps)
 
 
+def test_a_first_side_lying_hold_that_gives_way_is_a_wobble():
+    """A simulated side-lying session (seed 23024, 26 Hz, holds that give
+    way): the first hold sags back 11 deg and comes up again before the
+    side-lying pose the leg came up from has become the rest (it is only
+    remembered; the rest is still a pose from before lying down). Back
+    toward where the leg came up from, not toward that old rest, is what
+    makes it a wobble: the top did not become the rest, and every lift
+    counts from the floor."""
+    from hipflex.simulate import simulate
+    t, acc, gyr, lab = simulate("side_lying_hold", seed=23024, rate_hz=26, hold_wobble=True)
+    reps, _ = run(t, acc, gyr, profiles.get("side_lying_hold"))
+    assert len(reps) == len(lab["reps"]) == 7
+    assert all(r.rom_deg > 35.0 for r in reps)
+
+
 def test_gaps_and_jitter_do_not_add_or_lose_reps():
     rng = np.random.default_rng(3)
     t = _t(40)

@@ -55,9 +55,10 @@ points where, nor the posture.
   the new pose that returns there without visiting the old rest, and is as
   big as a rep (``min_rom_deg``: a twitch in a long hold is not), makes the
   new pose the rest (and that round trip a rep), unless it went from the
-  top of the excursion less than half way back toward rest and straight up
-  again, not still for ``CANDIDATE_MS`` at its bottom: the hold gave way
-  for a moment (a wobble); staying away longer than
+  top of the excursion less than half way back toward where the thigh came
+  up from (an older remembered pose, or the rest) and straight up again,
+  not still for ``CANDIDATE_MS`` at its bottom: the hold gave way for a
+  moment (a wobble); staying away longer than
   ``max_hold_ms`` is a posture change, and so is an excursion that spends
   more than ``UNHELD_MS`` away from rest besides the time it held still near
   its top (sitting on a chair; a break longer than ``DIP_MS`` that cuts a
@@ -855,12 +856,18 @@ class Detector:
                     h = hc
                 if c.peak >= self._min_rom and bang < self._exit * c.peak:
                     hc = c.hold(arate, self)
-                    top = _excursion(r, c.pose[0], c.pose[1], c.pose[2], c.pose[3])[0]
-                    if hc < CANDIDATE_MS and 2.0 * c.peak < top and top >= a.hold_floor(self._holdf) \
-                            and _toward(c.pose, c.peak_u, r, c.peak_yaw):
+                    # where the thigh came up from: an older remembered
+                    # pose (the rest may be from another posture), or rest
+                    o = c1 if c is c0 else c0
+                    f = o.pose if o.live and o.start < c.start else r
+                    top = _excursion(f, c.pose[0], c.pose[1], c.pose[2], c.pose[3])[0]
+                    if hc < CANDIDATE_MS and 2.0 * c.peak < top and \
+                            _excursion(r, c.pose[0], c.pose[1], c.pose[2], c.pose[3])[0] >= \
+                            a.hold_floor(self._holdf) and _toward(c.pose, c.peak_u, f, c.peak_yaw):
                         # from a hold at the top, less than half way back
-                        # toward rest and straight up again: the hold gave
-                        # way for a moment (a wobble), no new pose
+                        # toward where it came up from and straight up
+                        # again: the hold gave way for a moment (a wobble),
+                        # no new pose
                         c.clear(t, 0.0)
                         continue
                     # a round trip from this pose, as big as a rep, without
