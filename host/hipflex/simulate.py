@@ -56,7 +56,7 @@ OPTIONS = {
     "reposition": "end-of-set repositioning (shift, slide leg, turn foot)",
     "pause_down": "some lowerings stop part way (30-60 percent of the range up) for 0.5-2 s",
     "hold_wobble": "long holds (4 s or more) may give way once or twice: a 10-30 percent "
-                   "drop and back within about a second",
+                   "drop and back within 1.5 s",
     "fidgets": "small quick movements during still periods",
     "still_start_s": "still time at the start [s]",
     "body_motion": "scale of sway, rocking, swing, tremor and soft-tissue wobble (0 = none)",
