@@ -946,12 +946,19 @@ def test_side_lying_lifts_that_drift_up_a_little_count():
     assert all(r.hold_ms > 4500 for r in reps)
 
 
-def _seated(lift, roll):
-    """Orientations of a sensor on a horizontal thigh (seated): ``lift``
-    raises the knee (deg), ``roll`` turns the thigh about its own axis."""
+def _seated_reps(t, lift, roll, seed):
+    """Reps counted with the seated profile from a sensor on a horizontal
+    thigh (seated): ``lift`` raises the knee (deg), ``roll`` turns the
+    thigh about its own axis; sensor noise drawn from ``seed``."""
     seated = rotmat((0, 1, 0), 90.0)
-    return [rotmat((0, 1, 0), -lift[i]) @ seated @ rotmat((0, 0, 1), roll[i])
-            for i in range(len(lift))]
+    R = [rotmat((0, 1, 0), -lift[i]) @ seated @ rotmat((0, 0, 1), roll[i])
+         for i in range(len(lift))]
+    acc, gyr = imu_from_orientations(t, R)
+    rng = np.random.default_rng(seed)
+    acc += rng.normal(0.0, 0.05, acc.shape)
+    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
+    return reps
 
 
 @pytest.mark.parametrize("slide", [0.0, 5.0])
@@ -968,11 +975,7 @@ def test_turning_the_foot_out_after_a_seated_set_is_not_a_rep(slide, turn):
     ramp(t, lift, 41.0, 1.0, 0.0, slide)
     lift[t >= 42.0] = slide
     roll = path(t, ((0.8, turn), (1.5, turn), (0.8, 0.0)), period=0.0, lead=43.5)
-    acc, gyr = imu_from_orientations(t, _seated(lift, roll))
-    rng = np.random.default_rng(5)
-    acc += rng.normal(0.0, 0.05, acc.shape)
-    gyr += rng.normal(0.0, 0.005, gyr.shape)
-    reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
+    reps = _seated_reps(t, lift, roll, 5)
     assert len(reps) == 6
     assert all(r.rom_deg < 10.0 for r in reps)
 
@@ -988,11 +991,7 @@ def test_seated_lifts_that_roll_the_thigh_differently_each_time_all_count():
     share = np.zeros_like(t)
     for j, k in enumerate((0.0, 1.0, 0.3, 1.2, 0.5, -0.3, 0.8, 0.0)):
         share[(t >= 3.0 + 6.0 * j) & (t < 9.0 + 6.0 * j)] = k
-    acc, gyr = imu_from_orientations(t, _seated(lift, share * lift))
-    rng = np.random.default_rng(6)
-    acc += rng.normal(0.0, 0.05, acc.shape)
-    gyr += rng.normal(0.0, 0.005, gyr.shape)
-    reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
+    reps = _seated_reps(t, lift, share * lift, 6)
     assert len(reps) == 8
 
 
@@ -1008,11 +1007,7 @@ def test_a_small_lift_that_sets_off_across_the_set_still_counts():
     odd = (t >= 33.0) & (t < 39.0)
     lift[odd] *= 0.25
     roll[odd] = 2.75 * lift[odd]
-    acc, gyr = imu_from_orientations(t, _seated(lift, roll))
-    rng = np.random.default_rng(8)
-    acc += rng.normal(0.0, 0.05, acc.shape)
-    gyr += rng.normal(0.0, 0.005, gyr.shape)
-    reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
+    reps = _seated_reps(t, lift, roll, 8)
     assert len(reps) == 8
 
 

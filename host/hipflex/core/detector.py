@@ -856,18 +856,8 @@ class Detector:
                     h = hc
                 if c.peak >= self._min_rom and bang < self._exit * c.peak:
                     hc = c.hold(arate, self)
-                    # where the thigh came up from: an older remembered
-                    # pose (the rest may be from another posture), or rest
-                    o = c1 if c is c0 else c0
-                    f = o.pose if o.live and o.start < c.start else r
-                    top = _excursion(f, c.pose[0], c.pose[1], c.pose[2], c.pose[3])[0]
-                    if hc < CANDIDATE_MS and 2.0 * c.peak < top and \
-                            _excursion(r, c.pose[0], c.pose[1], c.pose[2], c.pose[3])[0] >= \
-                            a.hold_floor(self._holdf) and _toward(c.pose, c.peak_u, f, c.peak_yaw):
-                        # from a hold at the top, less than half way back
-                        # toward where it came up from and straight up
-                        # again: the hold gave way for a moment (a wobble),
-                        # no new pose
+                    if hc < CANDIDATE_MS and self._wobble(c, c1 if c is c0 else c0):
+                        # the hold gave way for a moment: no new pose
                         c.clear(t, 0.0)
                         continue
                     # a round trip from this pose, as big as a rep, without
@@ -890,6 +880,24 @@ class Detector:
         if t - a.start > self._max_hold + 2 * CANDIDATE_MS:
             self._posture(t, (w, x, y, z), "posture change")   # never came back
         return out
+
+    def _wobble(self, c, o):
+        """Whether the round trip from remembered pose ``c`` (not still at
+        its bottom) was a hold giving way: ``c`` is at the top of the
+        excursion (at or above its hold floor), and the trip went less than
+        half way back toward where the thigh came up from -- the older
+        remembered pose ``o`` when there is one (the rest may be from
+        another posture), else the rest -- before coming straight up."""
+        r = self._rest
+        p = c.pose
+        top = _excursion(r, p[0], p[1], p[2], p[3])[0]
+        if top < self._a.hold_floor(self._holdf):
+            return False
+        f = r
+        if o.live and o.start < c.start:
+            f = o.pose
+            top = _excursion(f, p[0], p[1], p[2], p[3])[0]
+        return 2.0 * c.peak < top and _toward(p, c.peak_u, f, c.peak_yaw)
 
     def _beyond_extension(self, dx, dy, dz):
         """Whether displacement ``d`` from rest and the last excursion's
@@ -1303,17 +1311,8 @@ def _toward(p, u, r, yaw):
         # rest in another posture, the heading says nothing)
         if _excursion(r, p[0], p[1], p[2], r[3])[1] > EXTEND_DEG:
             return False
-        d = r[3] - p[3]
-        if d > math.pi:
-            d -= 2.0 * math.pi
-        elif d < -math.pi:
-            d += 2.0 * math.pi
-        e = u[3]
-        if e > math.pi:
-            e -= 2.0 * math.pi
-        elif e < -math.pi:
-            e += 2.0 * math.pi
-        return d * e > 0.0
+        # (the sines have the signs of the two turns, wrapped to +-pi)
+        return math.sin(r[3] - p[3]) * math.sin(u[3]) > 0.0
     ax, ay, az = _tangent(u[0], u[1], u[2], p)
     bx, by, bz = _tangent(r[0] - p[0], r[1] - p[1], r[2] - p[2], p)
     a = ax * bx + ay * by + az * bz
