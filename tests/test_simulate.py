@@ -167,6 +167,29 @@ def test_hold_wobble_gives_way_in_long_holds():
     assert drops(False) == []
 
 
+def test_rest_drift_on_a_seat_lands_back_on_it():
+    """A leg lowered onto a chair lands back on the seat: with a large rest
+    drift the rests before each rep tilt at most SUPPORT_SLACK (2 deg) from
+    the first one, and the drift shows sideways instead (the thigh turns
+    about the vertical between rests); standing, the same drift tilts the
+    rest along the lift."""
+    def rests(exercise, **kw):
+        t, acc, gyr, lab = simulate(exercise, reps=10, seed=4, rest_drift_deg=5.0, **kw, **CLEAN)
+        assert lab["params"]["rest_drift_deg"] == 5.0
+        starts = [idx(t, r["start"]) for r in lab["reps"]]
+        n = max(2, int(0.15 * lab["params"]["rate_hz"]))
+        g = [acc[i - n:i].mean(axis=0) for i in starts]
+        tilt = [math.degrees(math.acos(min(1.0, float(np.dot(g[0], v)) / np.linalg.norm(g[0])
+                                                / np.linalg.norm(v)))) for v in g]
+        turn = [float(np.linalg.norm(integrate(t, gyr, starts[0], i))) for i in starts]
+        return tilt, turn
+    tilt, turn = rests("seated_leg_lift", posture="chair")
+    assert max(tilt) < 2.5
+    assert max(turn) > 4.0
+    tilt, turn = rests("standing_knee_hold")
+    assert max(tilt) > 4.0
+
+
 def test_clipping_at_full_scale():
     t, acc, gyr, lab = simulate("standing_march", reps=8, seed=3, accel_fs_g=2, gyro_fs_dps=125,
                                 session=False, quirks=False, rom_deg=85, tempo=0.8)

@@ -52,7 +52,8 @@ OPTIONS = {
     "slow_hold": "slow lifts (2-4 s up and down), 15-25 deg, held 3-6 s",
     "axial_deg": "axial (turn-out) rotation of the thigh during the lift [deg]",
     "abduction_deg": "abduction drift during the lift [deg]",
-    "rest_drift_deg": "rest pose drift between reps (sd) [deg]",
+    "rest_drift_deg": "rest pose drift between reps (sd) [deg]; a leg lowered onto a seat "
+                      "or mat lands within 2 deg of its first rest and drifts sideways",
     "reposition": "end-of-set repositioning (shift, slide leg, turn foot)",
     "pause_down": "some lowerings stop part way (30-60 percent of the range up) for 0.5-2 s",
     "hold_wobble": "long holds (4 s or more) may give way once or twice: a 10-30 percent "

@@ -58,6 +58,14 @@ EXERCISES = {
 }
 
 DISTRACTORS = ("walking", "transitions")
+
+# Postures whose thigh rests on a surface (seat, floor, mat): between reps
+# the leg is lowered back onto it, so along the lift its rest moves only by
+# the give of a cushion, soft tissue and the pelvis shifting (real straight-leg
+# lifts lying down settle within about 2 deg of their first rest), at most
+# SUPPORT_SLACK [deg] either way; sideways the leg lands where it will.
+SUPPORTED = ("chair", "floor_seated", "supine_flat")
+SUPPORT_SLACK = 2.0
 NAMES = tuple(EXERCISES) + DISTRACTORS
 
 # Which quirks make sense where.
@@ -321,7 +329,8 @@ class Plan:
         """Lay out the whole set of ``n_reps`` sensor-leg reps (and the other leg's)."""
         b, o, rng = self.b, self.o, self.rng
         rest0 = b.cur["theta"]
-        offset = 0.0
+        phi0 = b.cur["phi"]
+        offset = side = 0.0
         if o["alternating"] and self.spec["other"] == "climber":
             order = ["S"] * n_reps   # the other leg overlaps, see sensor_rep
         elif o["alternating"]:
@@ -345,7 +354,15 @@ class Plan:
             if o["rest_drift_deg"] > 0 and done < n_reps:
                 d = o["rest_drift_deg"]
                 offset = float(np.clip(0.5 * offset + rng.normal(0, d), -2 * d, 2 * d))
-                b.move(max(0.3, r["rest"]), theta=rest0 + offset)
+                if o["posture"] in SUPPORTED:
+                    # lowered back onto the seat or the mat: along the lift
+                    # the leg lands within SUPPORT_SLACK of where it lay; the
+                    # drift goes sideways instead (the knee lands out or in)
+                    side = float(np.clip(0.5 * side + rng.normal(0, d), -2 * d, 2 * d))
+                    b.move(max(0.3, r["rest"]),
+                           theta=rest0 + SUPPORT_SLACK * offset / (2 * d), phi=phi0 + side)
+                else:
+                    b.move(max(0.3, r["rest"]), theta=rest0 + offset)
             else:
                 self.rest(r["rest"])
 
