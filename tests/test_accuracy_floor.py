@@ -68,8 +68,10 @@ MAX_REALPT_DISTRACTOR = 0
 # (11, 10, 11) with the posture and slow-lift rules of commit a1d4a22, 1
 # (10, 10, 11) with the gyro bias averaged over the steady time (6481012),
 # 2 (11, 10, 9) once the rest is found again after a paused lowering
-# (2f736d7; see README, Accuracy: these files are reported, not tuned for).
-MAX_REALPT_LOWAMP_ERROR = 2
+# (2f736d7; see README, Accuracy: these files are reported, not tuned for),
+# 3 (12, 10, 9) once the seated profile sets the heading aside (yaw_reps 0:
+# one 3-4 deg rep more in the first 20 s, while the gyro still over-reads).
+MAX_REALPT_LOWAMP_ERROR = 3
 
 
 @pytest.fixture(scope="module")

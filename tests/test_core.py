@@ -1174,3 +1174,34 @@ def test_settings_example_documents_the_real_defaults():
              for m in re.finditer(r"HIPFLEX_([A-Z_]+) = (\d+)", text)}
     for key, value in profiles.DEFAULTS.items():
         assert shown.get(key) == value, key
+
+
+@pytest.mark.parametrize("slides", [(6, -4, 5, -7, 4, 6, -5), (8, 8, -8, -8, 8, -8, 8),
+                                    (5, 5, 5, 5, 5, 5, 5)])
+@pytest.mark.parametrize("amp", [6.0, 8.0])
+def test_a_knee_sliding_sideways_between_seated_lifts_is_no_rep(amp, slides):
+    """Eight seated straight-leg lifts of ``amp`` deg, each held 2 s;
+    between them the knee slides out or in by 4-8 deg (a turn of the
+    horizontal thigh about the vertical, no tilt at all). With the seated
+    profile, whose reps always tilt the thigh, the slides are neither reps
+    nor a new rest to measure the lifts from: eight reps."""
+    rate = 52.0
+    n = len(slides) + 1
+    t = _t(8.0 + 7.0 * n, rate)
+    lift = path(t, ((1.0, amp), (2.0, amp), (1.2, 0.0)), reps=n, period=7.0, lead=4.0)
+    yaw = np.zeros_like(t)
+    cur = 0.0
+    for k, s in enumerate(slides):
+        t0 = 8.4 + 7.0 * k          # 0.2 s after each lowering ends
+        ramp(t, yaw, t0, 1.2, cur, cur + s)
+        cur += s
+        yaw[t >= t0 + 1.2] = cur
+    seated = rotmat((0, 1, 0), 90.0)
+    R = [rotmat((0, 0, 1), yaw[i]) @ rotmat((0, 1, 0), -lift[i]) @ seated for i in range(len(t))]
+    acc, gyr = imu_from_orientations(t, R)
+    rng = np.random.default_rng(int(amp) + len(set(slides)))
+    acc += rng.normal(0.0, 0.05, acc.shape)
+    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
+    assert len(reps) == n
+    assert all(abs(r.rom_deg - amp) < 2.0 for r in reps)

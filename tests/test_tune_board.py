@@ -24,7 +24,7 @@ from hipflex.profile_file import (_parse_flat, load_profile, settings_path,  # n
 # a profile unlike any catalogue entry, in every parameter
 TUNED = dict(profiles.get("lying_leg_raise"), min_rom_deg=13, entry_deg=6, exit_pct=40,
              rel_pct=30, min_rep_ms=450, max_hold_ms=15000, still_dps=3, hold_dps=9,
-             hold_pct=80, swing_pct=60, target_hold_ms=1500, gain_mhz=1500)
+             hold_pct=80, swing_pct=60, target_hold_ms=1500, gain_mhz=1500, yaw_reps=1)
 
 
 @pytest.fixture

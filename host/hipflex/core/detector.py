@@ -17,8 +17,11 @@ output data rate (26-208 Hz). At each grid line the attitude filter
 (``attitude.Attitude``) advances and the detector measures the *excursion*:
 how far the thigh has turned from its rest pose, as the change of the gravity
 direction seen by the sensor, with the rotation about the vertical counted
-only where it dominates (side-lying). Nothing assumes which sensor axis
-points where, nor the posture.
+only where it dominates (side-lying) and the profile allows it
+(``yaw_reps``: not for exercises done with the thigh lying on a seat or a
+mat, whose reps tilt it, and where a knee sliding sideways turns it about
+the vertical as far as a small lift). Nothing assumes which sensor axis
+points where.
 
 * **Rest** is where the thigh dwells: whenever it is still near the rest
   pose, the rest pose follows it; when it is never quite still, the rest
@@ -217,7 +220,9 @@ def _excursion(r, gx, gy, gz, psi):
     by the sensor (``tilt``). Rotation about the vertical (``yaw``) is what a
     standing thigh's axial rotation or a lying leg's sideways drift looks
     like; it counts only where it is all there is, in a horizontal plane
-    (side-lying): the excursion is ``max(tilt, yaw - tilt / 2)``.
+    (side-lying): the excursion is ``max(tilt, yaw - tilt / 2)``. A profile
+    whose reps always tilt the thigh (``yaw_reps`` 0) has the heading set
+    aside before it gets here: then this is the tilt.
     """
     c = r[0] * gx + r[1] * gy + r[2] * gz
     cx = r[1] * gz - r[2] * gy
@@ -545,6 +550,7 @@ class Detector:
         self._hold = float(p["hold_dps"])
         self._holdf = p["hold_pct"] / 100.0
         self._swingf = p["swing_pct"] / 100.0
+        self._yaw = p["yaw_reps"] != 0
 
     def update(self, t_ms, ax, ay, az, gx, gy, gz):
         """Feed one sample. ``t_ms`` int ms; m/s^2; rad/s. Returns a Rep or None."""
@@ -655,6 +661,8 @@ class Detector:
                 # the peak so far was measured with the old scale
                 a = self._a
                 a.peak = a.base
+        if not self._yaw:
+            z = 0.0     # the heading plays no part (see yaw_reps)
         self.speed_dps = spd
         if spd < self._still:
             self._still_ms += dtm

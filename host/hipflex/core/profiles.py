@@ -24,6 +24,11 @@ swing_pct       walking swings the thigh back past the rest pose by at least
                 this % of the forward swing (forward, back, forward: strides)
 target_hold_ms  hold time the exercise asks for (feedback only; 0 = none)
 gain_mhz        attitude filter accelerometer gain, in 1/1000 s^-1
+yaw_reps        1: a turn about the vertical alone can be a rep (lying on the
+                side the hip flexes in a horizontal plane); 0: the exercise's
+                reps tilt the thigh against gravity, so such a turn (a knee
+                sliding out on a seat or a mat, the gyro's heading drift)
+                never is one
 """
 
 DEFAULTS = {
@@ -39,6 +44,7 @@ DEFAULTS = {
     "swing_pct": 25,
     "target_hold_ms": 0,
     "gain_mhz": 3000,
+    "yaw_reps": 1,
 }
 
 # Only what differs from DEFAULTS. Typical ranges in the comments. Exercises
@@ -47,7 +53,12 @@ DEFAULTS = {
 # min_rom_deg and entry_deg (the rest creeps 2-3 deg after a slow lift before
 # it opens an excursion; a 10 deg entry misses slow lifts under about 18 deg);
 # only those whose body motion alone swings the thigh far (hanging, lunging,
-# climbing, the boat pose) set a higher floor.
+# climbing, the boat pose) set a higher floor. Those done with the thigh
+# lying near horizontal on a seat, the floor or a mat (seated, lying, bridge,
+# boat pose) lift it against gravity, and a turn about the vertical there is
+# the knee sliding sideways, as big as a small lift: yaw_reps 0. (Standing,
+# hanging or in a plank, the heading of a near-vertical thigh is its axial
+# rotation, which the excursion rarely lets dominate: left at 1.)
 _OVERRIDES = {
     "auto": {},
     # alternate knee drives standing, 60-90 deg, ~1 rep/s per leg
@@ -55,21 +66,21 @@ _OVERRIDES = {
     # knee raised to ~90 deg and held 5-10 s
     "standing_knee_hold": {"target_hold_ms": 5000},
     # lying on the back, knees bent, foot lifted: 30-50 deg
-    "supine_march": {"min_rom_deg": 15},
+    "supine_march": {"min_rom_deg": 15, "yaw_reps": 0},
     # marching in a glute bridge: 30-60 deg, pelvis rocks
-    "bridge_march": {"min_rom_deg": 15},
+    "bridge_march": {"min_rom_deg": 15, "yaw_reps": 0},
     # seated, straight leg lifted a few inches: 5-10 deg, 2-3 s holds
     "seated_leg_lift": {"min_rom_deg": 3, "entry_deg": 2, "still_dps": 2,
-                        "target_hold_ms": 2000},
+                        "target_hold_ms": 2000, "yaw_reps": 0},
     # hanging from a bar, legs raised 70-110 deg; the body swings
     "hanging_leg_raise": {"min_rom_deg": 30, "entry_deg": 12},
     # lying flat, straight legs raised 60-90 deg
-    "lying_leg_raise": {},
+    "lying_leg_raise": {"yaw_reps": 0},
     # boat pose: legs lifted 40-70 deg and held 20-40 s
     "v_sit_hold": {"min_rom_deg": 20, "entry_deg": 10, "max_hold_ms": 90000,
-                   "target_hold_ms": 20000},
+                   "target_hold_ms": 20000, "yaw_reps": 0},
     # lying, ball passed between hands and feet: legs to ~90 deg
-    "ball_pass": {},
+    "ball_pass": {"yaw_reps": 0},
     # plank, fast alternate knee drives 60-100 deg
     "mountain_climber": {"min_rom_deg": 25, "entry_deg": 12, "min_rep_ms": 200},
     # plank, slow knee tuck toward the chest, 60-90 deg
