@@ -1205,3 +1205,28 @@ def test_a_knee_sliding_sideways_between_seated_lifts_is_no_rep(amp, slides):
     reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
     assert len(reps) == n
     assert all(abs(r.rom_deg - amp) < 2.0 for r in reps)
+
+
+@pytest.mark.parametrize("profile", ["ball_pass", "auto"])
+def test_first_rep_after_lying_down_whose_lowering_pauses_counts(profile):
+    """Lying down (the thigh turns 90 deg and stays), then eight 90 deg leg
+    raises; the first one's lowering stops at 40 deg for 2 s before going on
+    down. That first rep closes half way down as a round trip from the new
+    pose, and the pause right after it is its own lowering, not a move on
+    to a new posture: eight reps."""
+    rate = 52.0
+    t = _t(50.0, rate)
+    lie = np.zeros_like(t)
+    ramp(t, lie, 3.0, 2.5, 0.0, 90.0)
+    lie[t >= 5.5] = 90.0
+    lift = path(t, ((1.2, 90.0), (0.3, 90.0), (0.6, 40.0), (2.0, 40.0), (0.6, 0.0)),
+                period=0.0, lead=9.0)
+    lift += path(t, ((1.2, 90.0), (0.3, 90.0), (1.4, 0.0)), reps=7, period=3.9, lead=14.7)
+    R = [rotmat((0, 1, 0), -lift[i]) @ rotmat((1, 0, 0), lie[i]) for i in range(len(t))]
+    acc, gyr = imu_from_orientations(t, R)
+    rng = np.random.default_rng(3)
+    acc += rng.normal(0.0, 0.05, acc.shape)
+    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert len(reps) == 8
+    assert all(r.rom_deg > 80.0 for r in reps)

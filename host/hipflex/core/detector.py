@@ -70,7 +70,9 @@ points where.
   followed at once by a movement that settles in a new pose was a step of
   it (bending the knees to get up after a lying set; but not when, inside
   a set under way, the thigh settles behind where the rep started: the
-  body settling after it, a hanging body swinging back), and so was one after
+  body settling after it, a hanging body swinging back; nor when nothing
+  followed the rep but its own lowering, pausing part way after a round
+  trip from a remembered pose closed half way down), and so was one after
   which the thigh comes to rest more than ``EXTEND_DEG`` from where it
   started (no rest shifts that far between reps: getting up from a plank
   through a crouch) and does not get back there within
@@ -949,6 +951,13 @@ class Detector:
             # the thigh then settles a little away from where it started)
             return
         quick = a.start - pend.end_ms < GAIT_MS and t - pend.end_ms < POST_MS + CANDIDATE_MS
+        if quick and a.start == pend.end_ms:
+            # no movement followed the rep: the rep was a round trip from a
+            # remembered pose that closed half way down, and this is its
+            # lowering going on and pausing part way (the first rep after
+            # lying down); whether the thigh then gets back to where it
+            # started is for the far-from-start test to see
+            quick = False
         if quick and self._last_rep_ms is not None and self._settled_behind(w, x, y):
             # inside a set under way, a thigh that settles behind where the
             # rep started is the body settling after it (a plank sags, a
