@@ -161,10 +161,6 @@ REVERSAL_DEG = 8.0    # a change of direction larger than this is a reversal
 EXTEND_DEG = 30.0     # the hip extends less than this past its neutral pose
 MAX_ROM_DEG = 135.0   # beyond the hip's range: turning round or rolling over
 NEW_SET_MS = 60000    # a pause this long starts a new set (typical ROM forgotten)
-REST_MOVED_DEG = 6.0  # a rest this far from where the last rep started has moved since
-                      # (as has one further than entry_deg, when that is smaller): a
-                      # hanging or lunging profile's entry is 10-12 deg, and a rest
-                      # crept that far into a paused lowering measures every rep after
 CREEP_MIN_DEG = 0.5   # closer to rest than this, the rest pose need not creep
 CREEP_MS = 3000       # time constant of the rest pose following the thigh at rest
 RAD2DEG = 57.29577951308232
@@ -779,7 +775,7 @@ class Detector:
                 rr = self._rep_rest
                 if rr[4] != 0.0 or rr[5] != 0.0 or rr[6] != 0.0:
                     d = _excursion(rr, r[0], r[1], r[2], r[3])[0]
-                    if d >= self._entry or d >= REST_MOVED_DEG:
+                    if d >= self._entry:
                         self._back_deg = d
                 a = self._a
                 a.clear(self._base_ms, self._base)
