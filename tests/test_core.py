@@ -1230,3 +1230,27 @@ def test_first_rep_after_lying_down_whose_lowering_pauses_counts(profile):
     reps, _ = run(t, acc, gyr, profiles.get(profile))
     assert len(reps) == 8
     assert all(r.rom_deg > 80.0 for r in reps)
+
+
+def test_a_stall_when_reps_are_handed_out_loses_none():
+    """Six raises; the first two are handed out together once the third
+    confirms the set. Wherever a 0.3 s stall of the stream falls around a
+    moment reps are handed out, one call then runs several detector steps,
+    and each rep they hand out still comes out (a late sample at 26 Hz does
+    the same on a smaller scale)."""
+    rate = 52.0
+    t = _t(30.0, rate)
+    ang, _ = rep_profile(t, 6, amp=60.0, rest=1.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1.0, seed=1)
+    det = Detector(profiles.get("auto"))
+    handed = []
+    for i in range(len(t)):
+        if det.update(int(round(t[i] * 1000)), *acc[i].tolist(), *gyr[i].tolist()):
+            handed.append(t[i])
+    assert len(handed) == 6
+    clean = [r.start_ms for r in run(t, acc, gyr, profiles.get("auto"))[0]]
+    for te in handed:
+        for off in (-0.25, -0.15, -0.05):
+            keep = (t < te + off) | (t >= te + off + 0.3)
+            reps, _ = run(t[keep], acc[keep], gyr[keep], profiles.get("auto"))
+            assert [r.start_ms for r in reps] == clean, (te, off)

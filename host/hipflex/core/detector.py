@@ -624,7 +624,13 @@ class Detector:
                 r = self.decide(nxt, dtm, att.gx, att.gy, att.gz, att.psi,
                                 att.speed * RAD2DEG, att.scale)
                 if r is not None:
-                    out = r
+                    if out is None:
+                        out = r
+                    else:
+                        # one call ran several ticks (a late sample, a
+                        # stall) and an earlier one handed out a rep: this
+                        # one waits, first in line, for the next call
+                        self._outbox.insert(0, r)
                 self._rx = self._ry = self._rz = 0.0
             else:
                 self._rx = rx
