@@ -1254,3 +1254,22 @@ def test_a_stall_when_reps_are_handed_out_loses_none():
             keep = (t < te + off) | (t >= te + off + 0.3)
             reps, _ = run(t[keep], acc[keep], gyr[keep], profiles.get("auto"))
             assert [r.start_ms for r in reps] == clean, (te, off)
+
+
+@pytest.mark.parametrize("pre", [0.9, 1.3])
+@pytest.mark.parametrize("profile", ["standing_knee_hold", "auto"])
+def test_a_knee_hold_that_gives_way_early_is_no_wandering_path(profile, pre):
+    """Six knee holds at 83 deg; ``pre`` s after reaching the top (still for
+    about a second, not yet a remembered pose) each gives way to 65 deg and
+    is pulled back up within a second, then held 5 s. Down and up again are
+    two turns of the path, as on the way down to the floor, but they are a
+    dip in a hold under way: six reps, each held."""
+    rate = 52.0
+    period = 1.0 + pre + 0.4 + 0.5 + 5.0 + 1.5 + 3.0
+    t = _t(4.0 + 6 * period + 4.0, rate)
+    ang = path(t, ((1.0, 83.0), (pre, 83.0), (0.4, 65.0), (0.5, 83.0), (5.0, 82.0), (1.5, 0.0)),
+               reps=6, period=period, lead=4.0)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1.0, seed=2)
+    reps, _ = run(t, acc, gyr, profiles.get(profile))
+    assert len(reps) == 6
+    assert all(r.hold_ms > 4000 for r in reps)

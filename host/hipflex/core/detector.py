@@ -835,9 +835,15 @@ class Detector:
                     _set(r, w, x, y, z)
                     self._to_rest(t, 0.0)
                     return out
-            if self._still_ms >= SETTLE_MS and a.turns >= 2:
+            if self._still_ms >= SETTLE_MS and a.turns >= 2 and not (
+                    a.turns == 2 and a.run_start is not None
+                    and a.run_end - a.run_start >= CANDIDATE_MS):
                 # got here by a wandering path (sitting down on the floor,
-                # getting into a plank, stepping round): a new posture
+                # getting into a plank, stepping round): a new posture. Not
+                # a hold that gave way once and was pulled back up: its two
+                # turns are a dip in a still run near the top that has gone
+                # on for a second (a dip below the hold floor, or a longer
+                # one, ends that run)
                 self._posture(t, (w, x, y, z), "transition")
                 return out
             if self._still_ms >= CANDIDATE_MS:
