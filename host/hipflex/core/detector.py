@@ -61,7 +61,9 @@ points where.
   top of the excursion less than half way back toward where the thigh came
   up from (an older remembered pose, or the rest) and straight up again,
   not still for ``CANDIDATE_MS`` at its bottom: the hold gave way for a
-  moment (a wobble); staying away longer than
+  moment (a wobble); a wandering path (two turns or more, then still:
+  getting down to the floor) is a new posture, but not a hold under way for
+  ``CANDIDATE_MS`` that dips once and comes back up; staying away longer than
   ``max_hold_ms`` is a posture change, and so is an excursion that spends
   more than ``UNHELD_MS`` away from rest besides the time it held still near
   its top (sitting on a chair; a break longer than ``DIP_MS`` that cuts a
