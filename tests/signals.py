@@ -68,10 +68,11 @@ def path(t, legs, reps=1, period=None, lead=3.0):
     return ang
 
 
-def imu_from_orientations(t, R):
+def imu_from_orientations(t, R, noise=0.0, seed=0):
     """Accelerometer (m/s^2) and gyro (rad/s) of a sensor whose
     sensor->world rotation is ``R[i]`` at ``t[i]`` (the body rate from
-    successive orientations): for motions about more than one axis."""
+    successive orientations): for motions about more than one axis.
+    ``noise`` scales white sensor noise as in :func:`rotation_signal`."""
     n = len(t)
     acc = np.array([R[i].T @ np.array([0.0, 0.0, G]) for i in range(n)])
     gyr = np.zeros((n, 3))
@@ -80,6 +81,10 @@ def imu_from_orientations(t, R):
         w = np.array([d[2, 1] - d[1, 2], d[0, 2] - d[2, 0], d[1, 0] - d[0, 1]]) / 2.0
         gyr[i] = w / (t[i + 1] - t[i])
     gyr[-1] = gyr[-2]
+    if noise:
+        rng = np.random.default_rng(seed)
+        acc += rng.normal(0, 0.05 * noise, acc.shape)
+        gyr += rng.normal(0, 0.005 * noise, gyr.shape)
     return acc, gyr
 
 

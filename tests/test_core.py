@@ -843,10 +843,7 @@ def test_a_new_posture_starts_a_new_set():
     lying = rotmat((0, 1, 0), 90.0)                 # thigh along world x, lying
     R = [rotmat((0, 0, 1), slide[i]) @ rotmat((0, 1, 0), -lifts[i]) @ lying
          for i in range(len(t))]
-    acc, gyr = imu_from_orientations(t, R)
-    rng = np.random.default_rng(2)
-    acc += rng.normal(0.0, 0.05, acc.shape)
-    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    acc, gyr = imu_from_orientations(t, R, noise=1.0, seed=2)
     reps, _ = run(t, acc, gyr)
     assert len(reps) == 6
     assert all(r.end_ms < end_set * 1000 for r in reps)
@@ -937,10 +934,7 @@ def test_side_lying_lifts_that_drift_up_a_little_count():
     lying = rotmat((0, 1, 0), 90.0)
     R = [rotmat((0, 0, 1), yaw[i]) @ rotmat((0, 1, 0), -0.6 * yaw[i]) @ lying
          for i in range(len(t))]
-    acc, gyr = imu_from_orientations(t, R)
-    rng = np.random.default_rng(7)
-    acc += rng.normal(0.0, 0.05, acc.shape)
-    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    acc, gyr = imu_from_orientations(t, R, noise=1.0, seed=7)
     reps, _ = run(t, acc, gyr, profiles.get("side_lying_hold"))
     assert len(reps) == 5
     assert all(r.hold_ms > 4500 for r in reps)
@@ -953,10 +947,7 @@ def _seated_reps(t, lift, roll, seed):
     seated = rotmat((0, 1, 0), 90.0)
     R = [rotmat((0, 1, 0), -lift[i]) @ seated @ rotmat((0, 0, 1), roll[i])
          for i in range(len(lift))]
-    acc, gyr = imu_from_orientations(t, R)
-    rng = np.random.default_rng(seed)
-    acc += rng.normal(0.0, 0.05, acc.shape)
-    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    acc, gyr = imu_from_orientations(t, R, noise=1.0, seed=seed)
     reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
     return reps
 
@@ -1198,10 +1189,7 @@ def test_a_knee_sliding_sideways_between_seated_lifts_is_no_rep(amp, slides):
         yaw[t >= t0 + 1.2] = cur
     seated = rotmat((0, 1, 0), 90.0)
     R = [rotmat((0, 0, 1), yaw[i]) @ rotmat((0, 1, 0), -lift[i]) @ seated for i in range(len(t))]
-    acc, gyr = imu_from_orientations(t, R)
-    rng = np.random.default_rng(int(amp) + len(set(slides)))
-    acc += rng.normal(0.0, 0.05, acc.shape)
-    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    acc, gyr = imu_from_orientations(t, R, noise=1.0, seed=int(amp) + len(set(slides)))
     reps, _ = run(t, acc, gyr, profiles.get("seated_leg_lift"))
     assert len(reps) == n
     assert all(abs(r.rom_deg - amp) < 2.0 for r in reps)
@@ -1223,10 +1211,7 @@ def test_first_rep_after_lying_down_whose_lowering_pauses_counts(profile):
                 period=0.0, lead=9.0)
     lift += path(t, ((1.2, 90.0), (0.3, 90.0), (1.4, 0.0)), reps=7, period=3.9, lead=14.7)
     R = [rotmat((0, 1, 0), -lift[i]) @ rotmat((1, 0, 0), lie[i]) for i in range(len(t))]
-    acc, gyr = imu_from_orientations(t, R)
-    rng = np.random.default_rng(3)
-    acc += rng.normal(0.0, 0.05, acc.shape)
-    gyr += rng.normal(0.0, 0.005, gyr.shape)
+    acc, gyr = imu_from_orientations(t, R, noise=1.0, seed=3)
     reps, _ = run(t, acc, gyr, profiles.get(profile))
     assert len(reps) == 8
     assert all(r.rom_deg > 80.0 for r in reps)
