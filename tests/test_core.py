@@ -218,6 +218,22 @@ def test_counts_reps_about_any_axis_and_reports_rom(axis, base):
         assert r.rom_deg == pytest.approx(60, abs=5)
 
 
+@pytest.mark.parametrize("offset_ms", [-4000, 12000, (1 << 29) // 40 * 40 - 40000])
+def test_the_clock_may_start_anywhere(offset_ms):
+    """Timestamps are only compared with each other: a stream that starts
+    before zero, or on a board clock close to its wrap (CircuitPython's
+    ticks_ms runs to 2**29), gives the same events, shifted (offsets are
+    whole grid steps, so the ticks fall on the same samples)."""
+    t = _t(30, 52.0)
+    ang, _ = rep_profile(t, 5, amp=40, rise=0.8, hold=1.0, fall=1.0, rest=2.5)
+    acc, gyr = rotation_signal(t, ang, axis=(0, 1, 0), noise=1)
+    ref, _ = run(t, acc, gyr)
+    got, _ = run(t + offset_ms / 1000.0, acc, gyr)
+    assert len(ref) == 5
+    assert [(r.start_ms + offset_ms, r.peak_ms + offset_ms, r.end_ms + offset_ms, r.hold_ms)
+            for r in ref] == [(r.start_ms, r.peak_ms, r.end_ms, r.hold_ms) for r in got]
+
+
 def test_mounting_does_not_matter():
     t = _t(30)
     ang, _ = rep_profile(t, 5, amp=45, rise=1.0, fall=1.0, rest=2.5)

@@ -131,6 +131,7 @@ from hipflex.core.attitude import Attitude
 
 TICK_MS = 40          # detector step (a fixed time grid); samples are integrated into it
 GAP_MS = 1000         # longer gaps are not integrated (stream stalled)
+T_NONE = -(1 << 29)   # 'no sample yet' (ms): farther back than any gap, and a small int
 WAIT_MS = 2000        # longest wait for a first still moment
 SETTLE_MS = 300       # stillness that makes a pose 'dwelt in'
 UNHELD_MS = 12000     # an excursion this long away from rest, besides its holds, is no rep
@@ -491,11 +492,11 @@ class Detector:
         self.hold_ms = 0
         self.in_rep = False
         self.ready = False
-        self._t = None
+        self._t = T_NONE      # no sample yet: the first one opens the grid (see _cross)
         self._gx = self._gy = self._gz = 0.0
         self._rx = self._ry = self._rz = 0.0
         self._ax = self._ay = self._az = 0.0
-        self._next = 0
+        self._next = T_NONE
         self._cell = 0
         self._state = _WAIT
         self._wait_ms = 0
@@ -559,14 +560,6 @@ class Detector:
     def update(self, t_ms, ax, ay, az, gx, gy, gz):
         """Feed one sample. ``t_ms`` int ms; m/s^2; rad/s. Returns a Rep or None."""
         tp = self._t
-        if tp is None:
-            self._t = t_ms
-            self._gx, self._gy, self._gz = gx, gy, gz
-            # grid lines at whole multiples of TICK_MS: the same at any rate
-            self._next = (t_ms // TICK_MS + 1) * TICK_MS
-            self._cell = t_ms
-            self.att.init_from_accel(ax, ay, az)
-            return None
         dt = t_ms - tp
         if dt <= 0:
             return None
@@ -597,10 +590,14 @@ class Detector:
         self._ay = ay
         self._az = az
         if dt > GAP_MS:
-            # the stream stalled: nothing to integrate, restart the grid
+            # the first sample, or the stream stalled: nothing to integrate,
+            # (re)start the grid; grid lines at whole multiples of TICK_MS
+            # are the same at any rate
             self._next = (t_ms // TICK_MS + 1) * TICK_MS
             self._cell = t_ms
             self._rx = self._ry = self._rz = 0.0
+            if not self.att.ready:
+                self.att.init_from_accel(ax, ay, az)
             return None
         out = None
         a = tp
