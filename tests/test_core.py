@@ -956,6 +956,19 @@ def test_side_lying_lifts_that_drift_up_a_little_count():
     assert all(r.hold_ms > 4500 for r in reps)
 
 
+def test_a_side_lying_lift_that_drifts_up_a_long_way_counts():
+    """A simulated side-lying session (seed 23027, 208 Hz, holds that give
+    way): in its third lift the knee drifts up (26 deg) nearly as far as the
+    leg swings forward (31 deg), and comes down again as it is lowered. That is one sway up and one down,
+    however big -- the back-and-forth of stepping round is what goes beyond
+    it. Five lifts, five reps."""
+    from hipflex.simulate import simulate
+    t, acc, gyr, lab = simulate("side_lying_hold", seed=23027, rate_hz=208, hold_wobble=True)
+    reps, _ = run(t, acc, gyr, profiles.get("side_lying_hold"))
+    assert len(reps) == len(lab["reps"]) == 5
+    assert all(r.hold_ms > 4000 for r in reps)
+
+
 def _seated_reps(t, lift, roll, seed):
     """Reps counted with the seated profile from a sensor on a horizontal
     thigh (seated): ``lift`` raises the knee (deg), ``roll`` turns the

@@ -264,6 +264,7 @@ class _Trip:
         self.nxt = 1.0
         self.tilt_path = 0.0
         self.tilt_last = -1.0
+        self.tilt_max = 0.0
         self.turns = 0
         self.ext = base
         self.rising = True
@@ -310,6 +311,8 @@ class _Trip:
         # hold do not add up, the swings of stepping round do
         if self.tilt_last < 0.0:
             self.tilt_last = tilt
+        if tilt > self.tilt_max:
+            self.tilt_max = tilt
         d = tilt - self.tilt_last
         if d > PATH_STEP_DEG or d < -PATH_STEP_DEG:
             self.tilt_path += d if d > 0.0 else -d
@@ -439,14 +442,19 @@ class _Trip:
         """Range (deg) of the excursion ending at ``t`` (ms); 0 when it was
         a turn about the vertical while the thigh's elevation swung back and
         forth (stepping round), not a horizontal-plane lift. A lift with the
-        leg turning out and drifting up a little sways the elevation once up
-        and once down (a path up to about 1.5x its range); quick swings get
-        no such allowance."""
+        leg turning out and drifting up sways the elevation once up and once
+        down: a path up to about 1.5x its range, or, when the knee drifted up
+        further, twice its highest tilt and half its range besides; quick
+        swings get no such allowance."""
         rom = self.peak - self.base
         if self.peak_yaw:
             lim = rom
             if t - self.start > STRIDE_MS:
                 lim = YAW_PATH * rom
+                if lim < 2.0 * self.tilt_max:
+                    # however far the knee drifted up, one sway up and one
+                    # down is a lift's; stepping round rocks back and forth
+                    lim = 2.0 * self.tilt_max + (YAW_PATH - 1.0) * rom
             if self.tilt_path > lim:
                 return 0.0
         return rom
